@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/pubsub-app/pubsub/internal/copilotenv"
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/logging"
+	"github.com/pubsub-app/pubsub/internal/orders"
+	"github.com/pubsub-app/pubsub/internal/orderstore"
+	"github.com/pubsub-app/pubsub/internal/web"
+)
+
+// Config is the publisher's configuration.
+type Config struct {
+	Port            int           // PORT, default 5000
+	OrdersTable     string        // ORDERS_TABLE_NAME, from the ordersTable addon
+	TopicARN        string        // ordersTopic in COPILOT_SNS_TOPIC_ARNS
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s
+}
+
+func loadConfig(getenv copilotenv.Getenv) (Config, error) {
+	var c Config
+	var err error
+	if c.Port, err = copilotenv.Int(getenv, "PORT", 5000); err != nil {
+		return c, err
+	}
+	if c.OrdersTable, err = copilotenv.Required(getenv, "ORDERS_TABLE_NAME"); err != nil {
+		return c, err
+	}
+	if c.TopicARN, err = copilotenv.TopicARN(getenv, "ordersTopic"); err != nil {
+		return c, err
+	}
+	if c.ShutdownTimeout, err = copilotenv.Duration(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	log := logging.New(stdout, "publisher", getenv("LOG_LEVEL"))
+
+	// Configuration.
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configure publisher: %w", err)
+	}
+
+	// AWS: region, credentials and endpoints come from the SDK's own loading.
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+
+	// Services.
+	store := orderstore.New(dynamodb.NewFromConfig(awsCfg), cfg.OrdersTable)
+	pub := events.NewPublisher(sns.NewFromConfig(awsCfg), cfg.TopicARN)
+	svc := orders.NewService(store, pub, log, time.Now)
+
+	// Server.
+	srv := &http.Server{
+		Addr:              fmt.Sprintf(":%d", cfg.Port),
+		Handler:           web.NewServer(svc, store, log, web.RandomSample),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	log.Info("publisher listening", "addr", ln.Addr().String(), "orders_table", cfg.OrdersTable, "topic_arn", cfg.TopicARN)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	// Shutdown: stop accepting, let requests in flight finish.
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("publisher stopped")
+	return nil
+}

@@ -1,0 +1,141 @@
+// Package emulatortest gives integration tests an AWS emulator: the one at
+// AWS_ENDPOINT_URL, else LocalStack started with testcontainers where a Docker
+// engine answers, else a skip that says why (a failure under
+// REQUIRE_INTEGRATION=1, so CI cannot pass by skipping).
+package emulatortest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/modules/localstack"
+
+	"github.com/pubsub-app/pubsub/internal/emulator"
+	"github.com/pubsub-app/pubsub/internal/topology"
+)
+
+// DefaultLocalStackImage is the last LocalStack image that starts without an
+// auth token; LOCALSTACK_IMAGE overrides it.
+const DefaultLocalStackImage = "localstack/localstack:4.14.0"
+
+// Emulator is a reachable AWS emulator.
+type Emulator struct {
+	Endpoint string
+	Config   aws.Config
+}
+
+var (
+	once     sync.Once
+	endpoint string
+	startErr error
+	skipWhy  string
+)
+
+// Start returns the emulator for this test binary, starting LocalStack once
+// if needed, or skips (fails under REQUIRE_INTEGRATION=1) when there is none.
+func Start(t testing.TB) *Emulator {
+	t.Helper()
+	once.Do(find)
+	if startErr != nil {
+		t.Fatalf("AWS emulator: %v", startErr)
+	}
+	if endpoint == "" {
+		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
+			t.Fatalf("integration test cannot run and REQUIRE_INTEGRATION=1: %s", skipWhy)
+		}
+		t.Skipf("integration test skipped: %s", skipWhy)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := emulator.Config(ctx, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Emulator{Endpoint: endpoint, Config: cfg}
+}
+
+func find() {
+	if endpoint = os.Getenv("AWS_ENDPOINT_URL"); endpoint != "" {
+		return
+	}
+	if !emulator.DockerReachable() {
+		skipWhy = "AWS_ENDPOINT_URL is not set and no Docker engine answers to start LocalStack (run `make test`, which starts moto)"
+		return
+	}
+	image := os.Getenv("LOCALSTACK_IMAGE")
+	if image == "" {
+		image = DefaultLocalStackImage
+	}
+	env := map[string]string{"SERVICES": "sns,sqs,dynamodb"}
+	if tok := os.Getenv("LOCALSTACK_AUTH_TOKEN"); tok != "" {
+		env["LOCALSTACK_AUTH_TOKEN"] = tok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// The container lives as long as the test binary; testcontainers' reaper
+	// removes it afterwards.
+	c, err := localstack.Run(ctx, image, testcontainers.WithEnv(env))
+	if err != nil {
+		startErr = fmt.Errorf("start LocalStack %s: %w", image, err)
+		return
+	}
+	endpoint, startErr = c.PortEndpoint(ctx, "4566/tcp", "http")
+}
+
+// Env returns the variables a child process needs to reach the emulator.
+func (e *Emulator) Env() []string { return emulator.Env(e.Endpoint, os.Getenv) }
+
+// Deploy provisions the application's topology, read from copilot/, under a
+// fresh environment name, so tests never share a queue or a table.
+func (e *Emulator) Deploy(t testing.TB) (*topology.Topology, *topology.Deployment) {
+	t.Helper()
+	top := LoadTopology(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	env := "t" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dep, err := topology.Provision(ctx, topology.NewClients(e.Config), top, env)
+	if err != nil {
+		t.Fatalf("provision %s: %v", env, err)
+	}
+	return top, dep
+}
+
+// LoadTopology reads copilot/ from the repository root.
+func LoadTopology(t testing.TB) *topology.Topology {
+	t.Helper()
+	top, err := topology.Load(os.DirFS(filepath.Join(RepoRoot(t), "copilot")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+// RepoRoot returns the folder holding go.mod, above the test's folder.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's folder")
+		}
+		dir = parent
+	}
+}

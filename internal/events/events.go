@@ -1,0 +1,121 @@
+// Package events defines the OrderPlaced event that the publisher sends to the
+// orders topic and the workers receive, and its encoding on the wire.
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pubsub-app/pubsub/internal/order"
+)
+
+// Wire constants of the OrderPlaced event.
+const (
+	TypeOrderPlaced = "OrderPlaced"
+	Version         = 1
+	// AmountAttribute is the SNS message attribute (DataType Number) that
+	// subscription filter policies match on.
+	AmountAttribute = "amount"
+)
+
+// ErrMalformed marks an event that can never be processed, however often it is
+// retried: bad JSON, an unknown type or version, or an invalid order.
+var ErrMalformed = errors.New("malformed event")
+
+// OrderPlaced is published once an order is stored.
+type OrderPlaced struct {
+	Order order.Order
+}
+
+type wireOrder struct {
+	ID        string `json:"id"`
+	Customer  string `json:"customer"`
+	Amount    string `json:"amount"`
+	CreatedAt string `json:"createdAt"`
+}
+
+type wireEvent struct {
+	Type    string     `json:"type"`
+	Version int        `json:"version"`
+	Order   *wireOrder `json:"order"`
+}
+
+// Marshal encodes e as the JSON body of an SNS message.
+func Marshal(e OrderPlaced) ([]byte, error) {
+	o := e.Order
+	return json.Marshal(wireEvent{
+		Type:    TypeOrderPlaced,
+		Version: Version,
+		Order: &wireOrder{
+			ID:        o.ID,
+			Customer:  o.Customer,
+			Amount:    o.Amount.String(),
+			CreatedAt: o.CreatedAt.UTC().Format(time.RFC3339Nano),
+		},
+	})
+}
+
+// Decode parses and validates an OrderPlaced event. Every error wraps
+// ErrMalformed, since retrying the same bytes cannot succeed.
+func Decode(b []byte) (OrderPlaced, error) {
+	var w wireEvent
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&w); err != nil {
+		return OrderPlaced{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return OrderPlaced{}, fmt.Errorf("%w: trailing data after the event", ErrMalformed)
+	}
+	switch {
+	case w.Type != TypeOrderPlaced:
+		return OrderPlaced{}, fmt.Errorf("%w: type %q, want %q", ErrMalformed, w.Type, TypeOrderPlaced)
+	case w.Version != Version:
+		return OrderPlaced{}, fmt.Errorf("%w: version %d, want %d", ErrMalformed, w.Version, Version)
+	case w.Order == nil:
+		return OrderPlaced{}, fmt.Errorf("%w: no order", ErrMalformed)
+	}
+	o, err := order.Parse(w.Order.ID, w.Order.Customer, w.Order.Amount)
+	if err != nil {
+		return OrderPlaced{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if o.CreatedAt, err = time.Parse(time.RFC3339Nano, w.Order.CreatedAt); err != nil {
+		return OrderPlaced{}, fmt.Errorf("%w: createdAt: %v", ErrMalformed, err)
+	}
+	return OrderPlaced{Order: o}, nil
+}
+
+// Envelope is the JSON document SNS delivers to an SQS queue when raw message
+// delivery is off, as Copilot leaves it.
+type Envelope struct {
+	Type              string                       `json:"Type"`
+	MessageID         string                       `json:"MessageId"`
+	TopicARN          string                       `json:"TopicArn"`
+	Message           string                       `json:"Message"`
+	Timestamp         string                       `json:"Timestamp"`
+	MessageAttributes map[string]EnvelopeAttribute `json:"MessageAttributes"`
+}
+
+// EnvelopeAttribute is one message attribute inside an SNS envelope.
+type EnvelopeAttribute struct {
+	Type  string `json:"Type"`
+	Value string `json:"Value"`
+}
+
+// Unwrap parses an SQS body holding an SNS notification envelope. Errors wrap
+// ErrMalformed.
+func Unwrap(body []byte) (Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Envelope{}, fmt.Errorf("%w: not an SNS envelope: %v", ErrMalformed, err)
+	}
+	if env.Type != "Notification" {
+		return Envelope{}, fmt.Errorf("%w: SNS envelope type %q, want Notification", ErrMalformed, env.Type)
+	}
+	if env.Message == "" {
+		return Envelope{}, fmt.Errorf("%w: SNS envelope has no Message", ErrMalformed)
+	}
+	return env, nil
+}

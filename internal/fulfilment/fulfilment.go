@@ -1,0 +1,64 @@
+// Package fulfilment fulfils placed orders: it records one fulfilment per
+// order in the fulfilment service's own table, keyed by the order id, so a
+// redelivered event changes nothing.
+package fulfilment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
+	"github.com/pubsub-app/pubsub/internal/ddb"
+	"github.com/pubsub-app/pubsub/internal/events"
+)
+
+// Outcomes the handler reports.
+const (
+	OutcomeFulfilled = "fulfilled"
+	OutcomeDuplicate = "duplicate"
+)
+
+// Fulfilment is the record of one fulfilled order.
+type Fulfilment struct {
+	OrderID     string `dynamodbav:"orderId"`
+	Customer    string `dynamodbav:"customer"`
+	Amount      string `dynamodbav:"amount"`
+	FulfilledAt string `dynamodbav:"fulfilledAt"`
+}
+
+// Handler fulfils orders into one table.
+type Handler struct {
+	db    ddb.Putter
+	table string
+	now   func() time.Time
+}
+
+// NewHandler returns a Handler writing to the named table.
+func NewHandler(db ddb.Putter, table string, now func() time.Time) *Handler {
+	return &Handler{db: db, table: table, now: now}
+}
+
+// Handle records the order's fulfilment once; a second delivery of the same
+// order is reported as a duplicate and changes nothing.
+func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+	item, err := attributevalue.MarshalMap(Fulfilment{
+		OrderID:     e.Order.ID,
+		Customer:    e.Order.Customer,
+		Amount:      e.Order.Amount.String(),
+		FulfilledAt: h.now().UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode fulfilment of order %s: %w", e.Order.ID, err)
+	}
+	err = ddb.PutNew(ctx, h.db, h.table, "orderId", item)
+	switch {
+	case errors.Is(err, ddb.ErrExists):
+		return OutcomeDuplicate, nil
+	case err != nil:
+		return "", fmt.Errorf("record fulfilment of order %s: %w", e.Order.ID, err)
+	}
+	return OutcomeFulfilled, nil
+}

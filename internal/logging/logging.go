@@ -1,0 +1,18 @@
+// Package logging builds the JSON logger every binary writes to stdout, where
+// ECS sends it to CloudWatch and `copilot svc logs` reads it.
+package logging
+
+import (
+	"io"
+	"log/slog"
+)
+
+// New returns a JSON logger writing to w with the service name on every line.
+// LOG_LEVEL (debug, info, warn, error) sets the level; info by default.
+func New(w io.Writer, service, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
+}

@@ -1,0 +1,123 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/orders"
+	"github.com/pubsub-app/pubsub/internal/orderstore"
+)
+
+type formPage struct {
+	ID, Customer, Amount string
+	Problem              string
+	Errors               map[string]string
+}
+
+func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
+	customer, amount := s.sample()
+	w.Header().Set("Cache-Control", "no-store") // each form carries a fresh order id
+	s.render(w, http.StatusOK, "form", formPage{ID: s.newID(), Customer: customer, Amount: amount})
+}
+
+func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.renderError(w, http.StatusRequestEntityTooLarge, "Request too large", "The form sent more data than an order can hold.")
+			return
+		}
+		s.renderError(w, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	id := r.PostForm.Get("id")
+	if id == "" {
+		// A client that posts without a form (curl, a script) gets a new id.
+		id = s.newID()
+	}
+	o, err := order.Parse(id, r.PostForm.Get("customer"), r.PostForm.Get("amount"))
+	var invalid *order.ValidationError
+	if errors.As(err, &invalid) {
+		page := formPage{ID: id, Customer: r.PostForm.Get("customer"), Amount: r.PostForm.Get("amount"), Errors: map[string]string{}}
+		for _, f := range invalid.Fields {
+			page.Errors[f.Field] = f.Err.Error()
+		}
+		if _, bad := page.Errors["id"]; bad {
+			page.ID = s.newID()
+			page.Problem = "This form had no valid order id; a new one has been issued. Check the order and submit it again."
+		} else {
+			page.Problem = "The order was not placed. Please correct the fields marked below."
+		}
+		s.log.Info("order rejected", "order_id", id, "error", err)
+		s.render(w, http.StatusBadRequest, "form", page)
+		return
+	}
+	rec, err := s.orders.Place(r.Context(), o)
+	switch {
+	case errors.Is(err, orders.ErrConflict):
+		s.renderError(w, http.StatusConflict, "Order id already used", "An order with this id exists with different details. Open a fresh form to place a new order.")
+		return
+	case err != nil:
+		s.log.Error("place order", "order_id", o.ID, "error", err)
+		s.renderError(w, http.StatusServiceUnavailable, "Order not placed", "The order could not be saved just now. Nothing was charged; please try again.")
+		return
+	}
+	http.Redirect(w, r, "/orders/"+rec.ID, http.StatusSeeOther)
+}
+
+func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
+	id, err := order.ParseID(r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
+		return
+	}
+	rec, err := s.orders.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, orderstore.ErrNotFound):
+		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
+		return
+	case err != nil:
+		s.log.Error("get order", "order_id", id, "error", err)
+		s.renderError(w, http.StatusServiceUnavailable, "Order unavailable", "The order could not be read just now; please try again.")
+		return
+	}
+	s.render(w, http.StatusOK, "order", rec)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.health.Ping(ctx); err != nil {
+		s.log.Error("health check failed", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unhealthy: orders table unreachable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+type errorPage struct{ Title, Message string }
+
+func (s *Server) renderError(w http.ResponseWriter, status int, title, msg string) {
+	s.render(w, status, "error", errorPage{Title: title, Message: msg})
+}
+
+// render executes a page into a buffer first, so a template error becomes a
+// clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.log.Error("render page", "page", page, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}

@@ -1,0 +1,118 @@
+// Package web is the publisher's HTTP interface: the order form, the order
+// page and the health check.
+package web
+
+import (
+	"context"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/orderstore"
+	"github.com/pubsub-app/pubsub/templates"
+)
+
+// Orders places and reads orders.
+type Orders interface {
+	Place(ctx context.Context, o order.Order) (orderstore.Record, error)
+	Get(ctx context.Context, id string) (orderstore.Record, error)
+}
+
+// Pinger reports whether a dependency can be reached.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// MaxBodyBytes bounds a request body; the form needs far less.
+const MaxBodyBytes = 16 << 10
+
+// Server serves the publisher's pages.
+type Server struct {
+	orders Orders
+	health Pinger
+	log    *slog.Logger
+	newID  func() string
+	sample func() (customer, amount string)
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+	h      http.Handler
+}
+
+// NewServer returns the publisher's HTTP handler. sample gives the customer
+// and total the form is pre-filled with.
+func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (string, string)) *Server {
+	s := &Server{
+		orders: orders,
+		health: health,
+		log:    log,
+		newID:  order.NewID,
+		sample: sample,
+		pages:  parsePages(),
+		mux:    http.NewServeMux(),
+	}
+	s.routes()
+	s.h = s.handler()
+	return s
+}
+
+func parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"form", "order", "error"} {
+		pages[name] = template.Must(template.ParseFS(templates.FS, "layout.html", name+".html"))
+	}
+	return pages
+}
+
+// ServeHTTP applies the security middleware and routes the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.h.ServeHTTP(w, r)
+}
+
+func (s *Server) handler() http.Handler {
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		s.renderError(w, http.StatusForbidden, "Request refused", "This form can only be submitted from this site.")
+	}))
+	return securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route))))
+}
+
+// route sends requests that match no pattern to the 404 page, and leaves the
+// mux to answer 405 (with Allow) for a known path and the wrong method.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" && !s.pathKnown(r) {
+		s.renderError(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) pathKnown(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}

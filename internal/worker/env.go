@@ -1,0 +1,41 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/pubsub-app/pubsub/internal/copilotenv"
+)
+
+// ConfigFromEnv reads the engine's configuration: the queue from
+// COPILOT_QUEUE_URI and our own tuning variables, each optional:
+// WORKER_CONCURRENCY, WORKER_WAIT_TIME, WORKER_VISIBILITY_TIMEOUT (the queue's
+// timeout from the manifest), WORKER_DRAIN_TIMEOUT, WORKER_RETRY_BASE,
+// WORKER_RETRY_MAX, WORKER_POISON_DELAY and WORKER_STATS_INTERVAL.
+func ConfigFromEnv(getenv copilotenv.Getenv) (Config, error) {
+	var c Config
+	var err error
+	if c.QueueURL, err = copilotenv.Required(getenv, "COPILOT_QUEUE_URI"); err != nil {
+		return c, err
+	}
+	if c.Concurrency, err = copilotenv.Int(getenv, "WORKER_CONCURRENCY", 0); err != nil {
+		return c, err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"WORKER_WAIT_TIME", &c.WaitTime},
+		{"WORKER_VISIBILITY_TIMEOUT", &c.VisibilityTimeout},
+		{"WORKER_DRAIN_TIMEOUT", &c.DrainTimeout},
+		{"WORKER_RETRY_BASE", &c.RetryBase},
+		{"WORKER_RETRY_MAX", &c.RetryMax},
+		{"WORKER_POISON_DELAY", &c.PoisonDelay},
+		{"WORKER_STATS_INTERVAL", &c.StatsInterval},
+	} {
+		if *d.dst, err = copilotenv.Duration(getenv, d.name, 0); err != nil {
+			return c, err
+		}
+	}
+	c.setDefaults()
+	return c, nil
+}

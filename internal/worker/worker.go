@@ -1,0 +1,332 @@
+// Package worker is the SQS consumer both workers run on: it long-polls a
+// queue subscribed to the orders topic, unwraps and decodes each OrderPlaced
+// event, runs a handler on a bounded pool, deletes what succeeded in batches
+// and leaves what failed for SQS to redeliver or dead-letter.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pubsub-app/pubsub/internal/events"
+)
+
+// SQSAPI is the part of the SQS client the engine uses.
+type SQSAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Handler does a worker's job for one order. It must be idempotent: the same
+// event can arrive more than once. The outcome is a short word for the log
+// ("fulfilled", "duplicate", ...). An error wrapping ErrPermanent is treated
+// like a malformed message: it will never succeed, so it goes to the DLQ.
+type Handler interface {
+	Handle(ctx context.Context, e events.OrderPlaced) (outcome string, err error)
+}
+
+// ErrPermanent marks a handler error that retrying cannot fix.
+var ErrPermanent = errors.New("permanent failure")
+
+// Config tunes the engine. Zero values take the defaults noted.
+type Config struct {
+	QueueURL string
+	// TopicARN, when set, is the only topic whose notifications are accepted.
+	TopicARN string
+	// Concurrency bounds the handlers running at once (default 10).
+	Concurrency int
+	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
+	WaitTime time.Duration
+	// VisibilityTimeout is the queue's visibility timeout; a handler running
+	// longer has its message's visibility extended (default 30s).
+	VisibilityTimeout time.Duration
+	// DrainTimeout bounds how long in-flight handlers may run after the
+	// context is cancelled (default 20s, below ECS's 30s stop timeout).
+	DrainTimeout time.Duration
+	// RetryBase and RetryMax bound the back-off after a handler error: the
+	// message becomes visible again after RetryBase × 2^(receives-1), at most
+	// RetryMax (defaults 2s and 5m).
+	RetryBase, RetryMax time.Duration
+	// PoisonDelay is how long a malformed message stays hidden before SQS
+	// redelivers it on its way to the DLQ (default 1s).
+	PoisonDelay time.Duration
+	// StatsInterval is how often the counters are logged (default 1m).
+	StatsInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 10
+	}
+	def(&c.WaitTime, 20*time.Second)
+	if c.WaitTime > 20*time.Second {
+		c.WaitTime = 20 * time.Second
+	}
+	def(&c.VisibilityTimeout, 30*time.Second)
+	def(&c.DrainTimeout, 20*time.Second)
+	def(&c.RetryBase, 2*time.Second)
+	def(&c.RetryMax, 5*time.Minute)
+	def(&c.PoisonDelay, time.Second)
+	def(&c.StatsInterval, time.Minute)
+}
+
+// Stats are the engine's counters since it started.
+type Stats struct {
+	Received, Succeeded, Failed, Poison, Released int64
+}
+
+// Engine consumes one queue.
+type Engine struct {
+	client  SQSAPI
+	handler Handler
+	cfg     Config
+	log     *slog.Logger
+
+	received, succeeded, failed, poison, released atomic.Int64
+}
+
+// New returns an engine for cfg.QueueURL.
+func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger) *Engine {
+	cfg.setDefaults()
+	return &Engine{client: client, handler: h, cfg: cfg, log: log}
+}
+
+// Stats returns the counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Received:  e.received.Load(),
+		Succeeded: e.succeeded.Load(),
+		Failed:    e.failed.Load(),
+		Poison:    e.poison.Load(),
+		Released:  e.released.Load(),
+	}
+}
+
+// Run receives and handles messages until ctx is cancelled, then stops
+// receiving, gives in-flight handlers up to DrainTimeout to finish, deletes
+// what succeeded, hands back what did not and returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	// Handlers and deletes outlive ctx by the drain budget.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	del := newDeleter(context.WithoutCancel(ctx), e.client, e.cfg.QueueURL, e.log)
+
+	statsDone := make(chan struct{})
+	go e.logStats(ctx, statsDone)
+
+	slots := make(chan struct{}, e.cfg.Concurrency)
+	var inflight sync.WaitGroup
+	var receiveFailures int
+	for ctx.Err() == nil {
+		// Wait for one free slot, then take up to 9 more that are free now.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+		for n < 10 {
+			select {
+			case slots <- struct{}{}:
+				n++
+				continue
+			default:
+			}
+			break
+		}
+		msgs, err := e.receive(ctx, n)
+		for range n - len(msgs) {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			receiveFailures++
+			wait := backoff(time.Second, 30*time.Second, receiveFailures)
+			e.log.Error("receive failed, retrying", "error", err, "retry_in", wait.String())
+			sleep(ctx, wait)
+			continue
+		}
+		receiveFailures = 0
+		for _, m := range msgs {
+			inflight.Add(1)
+			go func() {
+				defer func() { <-slots; inflight.Done() }()
+				e.process(workCtx, m, del)
+			}()
+		}
+	}
+
+	e.log.Info("draining: stopped receiving", "drain_timeout", e.cfg.DrainTimeout.String())
+	drained := make(chan struct{})
+	go func() { inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(e.cfg.DrainTimeout):
+		e.log.Warn("drain budget spent, handing back unfinished messages")
+		cancelWork()
+		<-drained
+	}
+	del.close()
+	<-statsDone
+	e.log.Info("worker stopped", statsAttrs(e.Stats())...)
+	return nil
+}
+
+func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
+	out, err := e.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(e.cfg.QueueURL),
+		MaxNumberOfMessages:         int32(n),
+		WaitTimeSeconds:             int32(e.cfg.WaitTime / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", e.cfg.QueueURL, err)
+	}
+	e.received.Add(int64(len(out.Messages)))
+	return out.Messages, nil
+}
+
+// process handles one message and logs one line about it.
+func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
+	start := time.Now()
+	msgID := aws.ToString(m.MessageId)
+	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	log := e.log.With("message_id", msgID, "receive_count", receives)
+
+	ev, err := e.decode(m)
+	if err != nil {
+		e.poison.Add(1)
+		log.Warn("malformed message left for the dead-letter queue", "outcome", "poison", "reason", err.Error())
+		e.setVisibility(m, e.cfg.PoisonDelay, log)
+		return
+	}
+	log = log.With("order_id", ev.Order.ID)
+
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	go e.heartbeat(hbCtx, m, log)
+	outcome, err := e.handler.Handle(ctx, ev)
+	stopHeartbeat()
+	elapsed := time.Since(start)
+	durAttr := slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000)
+
+	switch {
+	case err == nil:
+		e.succeeded.Add(1)
+		del.add(m)
+		log.Info("message processed", "outcome", outcome, durAttr)
+	case errors.Is(err, ErrPermanent):
+		e.poison.Add(1)
+		log.Warn("message can never succeed, left for the dead-letter queue", "outcome", "poison", "reason", err.Error(), durAttr)
+		e.setVisibility(m, e.cfg.PoisonDelay, log)
+	case ctx.Err() != nil:
+		e.released.Add(1)
+		log.Warn("handler stopped by shutdown, message handed back", "outcome", "released", "error", err.Error(), durAttr)
+		e.setVisibility(m, 0, log)
+	default:
+		e.failed.Add(1)
+		wait := backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
+		log.Error("handler failed, message will be retried", "outcome", "retry", "error", err.Error(), "retry_in", wait.String(), durAttr)
+		e.setVisibility(m, wait, log)
+	}
+}
+
+func (e *Engine) decode(m types.Message) (events.OrderPlaced, error) {
+	env, err := events.Unwrap([]byte(aws.ToString(m.Body)))
+	if err != nil {
+		return events.OrderPlaced{}, err
+	}
+	if e.cfg.TopicARN != "" && env.TopicARN != e.cfg.TopicARN {
+		return events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want %q", events.ErrMalformed, env.TopicARN, e.cfg.TopicARN)
+	}
+	return events.Decode([]byte(env.Message))
+}
+
+// heartbeat extends the message's visibility while its handler runs, so a slow
+// handler's message is not delivered to another worker in parallel.
+func (e *Engine) heartbeat(ctx context.Context, m types.Message, log *slog.Logger) {
+	every := e.cfg.VisibilityTimeout / 2
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.setVisibility(m, e.cfg.VisibilityTimeout, log)
+		}
+	}
+}
+
+// setVisibility makes m visible again after d. It runs on its own short
+// context so that it still works while the engine drains.
+func (e *Engine) setVisibility(m types.Message, d time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := e.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl:          aws.String(e.cfg.QueueURL),
+		ReceiptHandle:     m.ReceiptHandle,
+		VisibilityTimeout: int32(d / time.Second),
+	})
+	var gone *types.ReceiptHandleIsInvalid
+	var notInFlight *types.MessageNotInflight
+	switch {
+	case err == nil, errors.As(err, &gone), errors.As(err, &notInFlight):
+		// The message was deleted or already redelivered: nothing to extend.
+	default:
+		log.Warn("change message visibility failed", "error", err.Error())
+	}
+}
+
+func (e *Engine) logStats(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(e.cfg.StatsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.log.Info("worker stats", statsAttrs(e.Stats())...)
+		}
+	}
+}
+
+func statsAttrs(s Stats) []any {
+	return []any{"received", s.Received, "succeeded", s.Succeeded, "failed", s.Failed, "poison", s.Poison, "released", s.Released}
+}
+
+// backoff returns base × 2^(attempt-1), capped at max.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

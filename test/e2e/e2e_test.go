@@ -1,0 +1,284 @@
+// Package e2e runs the built binaries as processes against the AWS emulator,
+// started the way `make run` starts them: through the dev tool, which
+// provisions copilot/'s topology and injects Copilot's variables.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/emulator"
+	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/topology"
+)
+
+// syncBuffer collects the stack's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Stack is the dev tool running the three services.
+type Stack struct {
+	BaseURL string
+	Env     string // the environment name the resources were created under
+	Top     *topology.Topology
+	Logs    *syncBuffer
+	cmd     *exec.Cmd
+	done    chan error
+}
+
+// buildBinaries compiles the dev tool and the three services once per run.
+func buildBinaries(t *testing.T, root string) string {
+	t.Helper()
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/dev", "./cmd/publisher", "./cmd/fulfilment", "./cmd/promotion")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startStack runs `dev run` (what `make run` runs) on the emulator under a
+// fresh environment name and waits for the publisher's health check.
+func startStack(t *testing.T, emu *emulatortest.Emulator) *Stack {
+	t.Helper()
+	root := emulatortest.RepoRoot(t)
+	bin := buildBinaries(t, root)
+	port, err := emulator.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	s := &Stack{
+		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		Env:     "e" + hex.EncodeToString(b),
+		Top:     emulatortest.LoadTopology(t),
+		Logs:    &syncBuffer{},
+		done:    make(chan error, 1),
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "dev"), "run", "-env", s.Env, "-bin", bin, "-port", strconv.Itoa(port))
+	s.cmd.Dir = root
+	s.cmd.Env = append(os.Environ(), emu.Env()...)
+	s.cmd.Env = append(s.cmd.Env, "WORKER_WAIT_TIME=2s")
+	s.cmd.Stdout, s.cmd.Stderr = s.Logs, s.Logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("stack output:\n%s", s.Logs.String())
+		}
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(s.BaseURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("dev run exited before the publisher was healthy: %v\n%s", err, s.Logs.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publisher not healthy within 2 minutes\n%s", s.Logs.String())
+		}
+	}
+}
+
+// Stop interrupts the dev tool as Ctrl-C would and requires a clean exit.
+func (s *Stack) Stop(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("dev run exited with %v, want 0", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("dev run did not stop within a minute of SIGINT")
+	}
+}
+
+// Table returns the name of a service's table.
+func (s *Stack) Table(t *testing.T, svc string) string {
+	t.Helper()
+	tables := s.Top.Service(svc).Tables
+	if len(tables) != 1 {
+		t.Fatalf("%s has %d tables, want 1", svc, len(tables))
+	}
+	return tables[0].TableName(s.Top.App, s.Env, svc)
+}
+
+// LogLines returns the JSON log lines a service wrote.
+func (s *Stack) LogLines(svc string) []map[string]any {
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s.Logs.String()))
+	for sc.Scan() {
+		name, line, ok := strings.Cut(sc.Text(), " | ")
+		if !ok || strings.TrimSpace(name) != svc {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			lines = append(lines, m)
+		}
+	}
+	return lines
+}
+
+var noRedirect = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// placeOrder submits the form as a browser would and follows the redirect to
+// the order page; it returns the order id.
+func placeOrder(t *testing.T, base, customer, amount string) string {
+	t.Helper()
+	resp, err := noRedirect.PostForm(base+"/orders", url.Values{"customer": {customer}, "amount": {amount}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/orders/") {
+		t.Fatalf("POST /orders = %d Location %q, want 303 to /orders/{id}", resp.StatusCode, loc)
+	}
+	page, err := http.Get(base + loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(body), customer) || !strings.Contains(string(body), amount) {
+		t.Fatalf("GET %s = %d, want the order page showing %s and %s:\n%s", loc, page.StatusCode, customer, amount, body)
+	}
+	return strings.TrimPrefix(loc, "/orders/")
+}
+
+type row struct {
+	OrderID string `dynamodbav:"orderId"`
+	Amount  string `dynamodbav:"amount"`
+	Order   string `dynamodbav:"orderAmount"`
+}
+
+func scan(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) []row {
+	t.Helper()
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []row
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestOrdersFlowThroughTheBinaries posts four orders over HTTP to the running
+// publisher: fulfilment records all four, promotion issues coupons for the
+// two of 80.00 or more, and each worker logs one line per order it handled.
+func TestOrdersFlowThroughTheBinaries(t *testing.T) {
+	emu := emulatortest.Start(t)
+	s := startStack(t, emu)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db := dynamodb.NewFromConfig(emu.Config)
+
+	amountOf := map[string]string{}
+	for _, amount := range []string{"20.00", "79.99", "80.00", "150.00"} {
+		id := placeOrder(t, s.BaseURL, "Barbara Liskov", amount)
+		amountOf[id] = amount
+	}
+
+	fulfilments, coupons := s.Table(t, "fulfilment"), s.Table(t, "promotion")
+	deadline := time.Now().Add(time.Minute)
+	var fs, cs []row
+	for {
+		fs, cs = scan(ctx, t, db, fulfilments), scan(ctx, t, db, coupons)
+		if len(fs) >= 4 && len(cs) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	amounts := func(rows []row, field func(row) string) []string {
+		var out []string
+		for _, r := range rows {
+			if amountOf[r.OrderID] != field(r) {
+				t.Errorf("row for order %s has amount %s, want %s", r.OrderID, field(r), amountOf[r.OrderID])
+			}
+			out = append(out, field(r))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if diff := cmp.Diff([]string{"150.00", "20.00", "79.99", "80.00"}, amounts(fs, func(r row) string { return r.Amount })); diff != "" {
+		t.Errorf("fulfilments (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"150.00", "80.00"}, amounts(cs, func(r row) string { return r.Order })); diff != "" {
+		t.Errorf("coupons (-want +got):\n%s", diff)
+	}
+
+	// One JSON line per message, with the order id and the outcome.
+	for svc, want := range map[string]int{"fulfilment": 4, "promotion": 2} {
+		var seen []string
+		for _, l := range s.LogLines(svc) {
+			if l["msg"] == "message processed" {
+				if _, ok := amountOf[fmt.Sprint(l["order_id"])]; !ok || l["outcome"] == nil {
+					t.Errorf("%s log line without a known order id and outcome: %v", svc, l)
+				}
+				seen = append(seen, fmt.Sprint(l["order_id"]))
+			}
+		}
+		if len(seen) != want {
+			t.Errorf("%s logged %d processed messages, want %d", svc, len(seen), want)
+		}
+	}
+	s.Stop(t)
+}
