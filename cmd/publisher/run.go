@@ -27,6 +27,9 @@ type Config struct {
 	OrdersTable     string        // ORDERS_TABLE_NAME, from the ordersTable addon
 	TopicARN        string        // ordersTopic in COPILOT_SNS_TOPIC_ARNS
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s
+	// Outbox tuning: PUBLISH_TIMEOUT, OUTBOX_INTERVAL, OUTBOX_LEASE,
+	// OUTBOX_RETRY_BASE and OUTBOX_RETRY_MAX (defaults in orders.Options).
+	Outbox orders.Options
 }
 
 func loadConfig(getenv copilotenv.Getenv) (Config, error) {
@@ -43,6 +46,23 @@ func loadConfig(getenv copilotenv.Getenv) (Config, error) {
 	}
 	if c.ShutdownTimeout, err = copilotenv.Duration(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {
 		return c, err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"PUBLISH_TIMEOUT", &c.Outbox.PublishTimeout},
+		{"OUTBOX_INTERVAL", &c.Outbox.Interval},
+		{"OUTBOX_LEASE", &c.Outbox.Lease},
+		{"OUTBOX_RETRY_BASE", &c.Outbox.RetryBase},
+		{"OUTBOX_RETRY_MAX", &c.Outbox.RetryMax},
+	} {
+		if *d.dst, err = copilotenv.Duration(getenv, d.name, 0); err != nil {
+			return c, err
+		}
+	}
+	if c.Outbox.Lease > 0 && c.Outbox.PublishTimeout >= c.Outbox.Lease {
+		return c, fmt.Errorf("PUBLISH_TIMEOUT (%s) must be shorter than OUTBOX_LEASE (%s)", c.Outbox.PublishTimeout, c.Outbox.Lease)
 	}
 	return c, nil
 }
@@ -65,7 +85,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Services.
 	store := orderstore.New(dynamodb.NewFromConfig(awsCfg), cfg.OrdersTable)
 	pub := events.NewPublisher(sns.NewFromConfig(awsCfg), cfg.TopicARN)
-	svc := orders.NewService(store, pub, log, time.Now)
+	svc := orders.NewService(store, pub, log, time.Now, cfg.Outbox)
+	outboxCtx, stopOutbox := context.WithCancel(ctx)
+	defer stopOutbox()
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); svc.RunOutbox(outboxCtx) }()
 
 	// Server.
 	srv := &http.Server{
@@ -101,6 +125,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	stopOutbox()
+	<-outboxDone
 	log.Info("publisher stopped")
 	return nil
 }

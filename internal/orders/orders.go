@@ -1,5 +1,11 @@
 // Package orders places customer orders: it stores each order and publishes
 // its OrderPlaced event, so that an accepted order is never lost or doubled.
+//
+// The order table doubles as an outbox. An order is stored in the outbox,
+// leased to the request that placed it; that request publishes the event and
+// takes the order out. If the publish fails, or the process dies, the lease
+// runs out and the background loop (RunOutbox) of any publisher task claims
+// the order and publishes it, with growing back-off between failures.
 package orders
 
 import (
@@ -12,6 +18,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/order"
 	"github.com/pubsub-app/pubsub/internal/orderstore"
+	"github.com/pubsub-app/pubsub/internal/retry"
 )
 
 // ErrConflict is returned when an order id is reused for a different order.
@@ -19,14 +26,49 @@ var ErrConflict = errors.New("order id already used for a different order")
 
 // Store is where orders are kept.
 type Store interface {
-	Create(ctx context.Context, o order.Order) error
+	Create(ctx context.Context, o order.Order, leaseUntil time.Time) error
 	Get(ctx context.Context, id string) (orderstore.Record, error)
 	MarkPublished(ctx context.Context, id, messageID string, at time.Time) error
+	Reschedule(ctx context.Context, id string, attempts int, next time.Time) error
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]orderstore.Record, error)
 }
 
 // Publisher sends OrderPlaced events.
 type Publisher interface {
 	Publish(ctx context.Context, e events.OrderPlaced) (string, error)
+}
+
+// Options tune publishing. Zero values take the defaults noted.
+type Options struct {
+	// PublishTimeout bounds one publish, so a request does not hang on a
+	// broken SNS (default 5s).
+	PublishTimeout time.Duration
+	// Lease is how long a claimed order is reserved for the task publishing
+	// it; it must exceed PublishTimeout (default 30s).
+	Lease time.Duration
+	// RetryBase and RetryMax bound the back-off between failed publishes of
+	// one order: RetryBase × 2^(failures-1), at most RetryMax (2s and 1m).
+	RetryBase, RetryMax time.Duration
+	// Interval is how often the outbox is polled (default 2s); Batch is how
+	// many due orders one poll claims (default 25).
+	Interval time.Duration
+	Batch    int
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.PublishTimeout, 5*time.Second)
+	def(&o.Lease, 30*time.Second)
+	def(&o.RetryBase, 2*time.Second)
+	def(&o.RetryMax, time.Minute)
+	def(&o.Interval, 2*time.Second)
+	if o.Batch <= 0 {
+		o.Batch = 25
+	}
 }
 
 // Service places orders.
@@ -35,22 +77,25 @@ type Service struct {
 	pub   Publisher
 	log   *slog.Logger
 	now   func() time.Time
+	opts  Options
 }
 
 // NewService returns a Service that keeps orders in store and publishes their
 // events with pub.
-func NewService(store Store, pub Publisher, log *slog.Logger, now func() time.Time) *Service {
-	return &Service{store: store, pub: pub, log: log, now: now}
+func NewService(store Store, pub Publisher, log *slog.Logger, now func() time.Time, opts Options) *Service {
+	opts.setDefaults()
+	return &Service{store: store, pub: pub, log: log, now: now, opts: opts}
 }
 
 // Place stores o and publishes its event. Placing the same order again (a
 // double click, a refresh, a retried POST) returns the stored order and
 // publishes nothing. A publish failure is not an error to the caller: the
-// order is stored as not yet published and is published later.
+// order stays in the outbox and is published later.
 func (s *Service) Place(ctx context.Context, o order.Order) (orderstore.Record, error) {
-	o.CreatedAt = s.now().UTC()
+	now := s.now().UTC()
+	o.CreatedAt = now
 	log := s.log.With("order_id", o.ID)
-	err := s.store.Create(ctx, o)
+	err := s.store.Create(ctx, o, now.Add(s.opts.Lease))
 	if errors.Is(err, orderstore.ErrExists) {
 		rec, err := s.store.Get(ctx, o.ID)
 		if err != nil {
@@ -68,26 +113,71 @@ func (s *Service) Place(ctx context.Context, o order.Order) (orderstore.Record, 
 	}
 	log.Info("order saved", "amount", o.Amount.String())
 	rec := orderstore.Record{Order: o}
-	if err := s.publish(ctx, &rec); err != nil {
-		log.Error("publish failed, order kept for a later publish", "error", err)
-	}
+	s.publish(ctx, &rec)
 	return rec, nil
 }
 
-// publish sends rec's event and records that it was sent.
-func (s *Service) publish(ctx context.Context, rec *orderstore.Record) error {
-	msgID, err := s.pub.Publish(ctx, events.OrderPlaced{Order: rec.Order})
+// publish sends rec's event and records the result: published, or
+// rescheduled with back-off. Failures are logged, not returned: the order is
+// safe in the outbox either way.
+func (s *Service) publish(ctx context.Context, rec *orderstore.Record) {
+	log := s.log.With("order_id", rec.ID)
+	// The request may end (the client goes away) while the event is sent;
+	// the publish still gets its own bounded time.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
+	defer cancel()
+	msgID, err := s.pub.Publish(pctx, events.OrderPlaced{Order: rec.Order})
 	if err != nil {
-		return err
+		attempts := rec.Attempts + 1
+		next := s.now().Add(retry.Backoff(s.opts.RetryBase, s.opts.RetryMax, attempts))
+		log.Error("publish failed, order kept in the outbox", "error", err.Error(), "attempts", attempts, "next_attempt", next.UTC().Format(time.RFC3339))
+		if err := s.store.Reschedule(pctx, rec.ID, attempts, next); err != nil {
+			// The lease runs out on its own; the order is retried then.
+			log.Error("reschedule failed", "error", err.Error())
+		}
+		return
 	}
 	at := s.now().UTC()
-	s.log.Info("order published", "order_id", rec.ID, "sns_message_id", msgID)
-	if err := s.store.MarkPublished(ctx, rec.ID, msgID, at); err != nil {
-		// The event is out; a later publish of it is a harmless duplicate.
-		return err
+	if err := s.store.MarkPublished(pctx, rec.ID, msgID, at); err != nil {
+		// The event is out; when the lease runs out it is published again,
+		// a duplicate the idempotent consumers absorb.
+		log.Error("order published but not marked", "sns_message_id", msgID, "error", err.Error())
+		return
 	}
+	log.Info("order published", "sns_message_id", msgID, "attempts", rec.Attempts+1)
 	rec.Published, rec.PublishedAt, rec.MessageID = true, at, msgID
-	return nil
+}
+
+// RunOutbox publishes, until ctx is cancelled, the orders whose publish
+// failed or was cut short. Every publisher task runs it; the leases keep two
+// tasks from publishing one order at once.
+func (s *Service) RunOutbox(ctx context.Context) {
+	t := time.NewTicker(s.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.DrainOutbox(ctx)
+	}
+}
+
+// DrainOutbox claims the orders due now, batch by batch, and publishes each.
+func (s *Service) DrainOutbox(ctx context.Context) {
+	for ctx.Err() == nil {
+		due, err := s.store.ClaimDue(ctx, s.now().UTC(), s.opts.Lease, s.opts.Batch)
+		if err != nil {
+			s.log.Error("outbox poll failed", "error", err.Error())
+		}
+		for i := range due {
+			s.publish(ctx, &due[i])
+		}
+		if len(due) < s.opts.Batch {
+			return
+		}
+	}
 }
 
 // Get returns a stored order or orderstore.ErrNotFound.

@@ -69,6 +69,16 @@ type Table struct {
 	// EnvVar is the variable Copilot injects with the table's name, from the
 	// addon output that refers to the table (ordersTableName → ORDERS_TABLE_NAME).
 	EnvVar string
+	// Attributes maps every key attribute (table and indexes) to its type.
+	Attributes map[string]string
+	Indexes    []Index
+}
+
+// Index is a global secondary index of a table.
+type Index struct {
+	Name                  string
+	PartitionKey, SortKey string
+	Projection            string // ALL, KEYS_ONLY or INCLUDE
 }
 
 // Service returns the named service, or nil.
@@ -252,10 +262,19 @@ type tableProps struct {
 		AttributeName string `yaml:"AttributeName"`
 		AttributeType string `yaml:"AttributeType"`
 	} `yaml:"AttributeDefinitions"`
-	KeySchema []struct {
-		AttributeName string `yaml:"AttributeName"`
-		KeyType       string `yaml:"KeyType"`
-	} `yaml:"KeySchema"`
+	KeySchema              []keyElement `yaml:"KeySchema"`
+	GlobalSecondaryIndexes []struct {
+		IndexName  string       `yaml:"IndexName"`
+		KeySchema  []keyElement `yaml:"KeySchema"`
+		Projection struct {
+			ProjectionType string `yaml:"ProjectionType"`
+		} `yaml:"Projection"`
+	} `yaml:"GlobalSecondaryIndexes"`
+}
+
+type keyElement struct {
+	AttributeName string `yaml:"AttributeName"`
+	KeyType       string `yaml:"KeyType"`
 }
 
 func loadAddons(fsys fs.FS, dir string) ([]Table, error) {
@@ -302,7 +321,7 @@ func parseTable(id string, node yaml.Node, output string) (Table, error) {
 	if err := node.Decode(&p); err != nil {
 		return Table{}, fmt.Errorf("table %s: %w", id, err)
 	}
-	t := Table{LogicalID: id, NamePattern: p.TableName.Value}
+	t := Table{LogicalID: id, NamePattern: p.TableName.Value, Attributes: map[string]string{}}
 	if t.NamePattern == "" {
 		return Table{}, fmt.Errorf("table %s: no TableName", id)
 	}
@@ -314,12 +333,29 @@ func parseTable(id string, node yaml.Node, output string) (Table, error) {
 		}
 	}
 	for _, d := range p.AttributeDefinitions {
-		if d.AttributeName == t.PartitionKey {
-			t.KeyType = d.AttributeType
-		}
+		t.Attributes[d.AttributeName] = d.AttributeType
 	}
+	t.KeyType = t.Attributes[t.PartitionKey]
 	if t.PartitionKey == "" || t.KeyType == "" {
 		return Table{}, fmt.Errorf("table %s: no defined partition key", id)
+	}
+	for _, g := range p.GlobalSecondaryIndexes {
+		ix := Index{Name: g.IndexName, Projection: g.Projection.ProjectionType}
+		for _, k := range g.KeySchema {
+			switch k.KeyType {
+			case "HASH":
+				ix.PartitionKey = k.AttributeName
+			case "RANGE":
+				ix.SortKey = k.AttributeName
+			}
+			if t.Attributes[k.AttributeName] == "" {
+				return Table{}, fmt.Errorf("table %s: index %s: key %s has no attribute definition", id, g.IndexName, k.AttributeName)
+			}
+		}
+		if ix.Name == "" || ix.PartitionKey == "" {
+			return Table{}, fmt.Errorf("table %s: index without a name or partition key", id)
+		}
+		t.Indexes = append(t.Indexes, ix)
 	}
 	if output == "" {
 		return Table{}, fmt.Errorf("table %s: no output refers to it, so no variable carries its name", id)

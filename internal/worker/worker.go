@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/retry"
 )
 
 // SQSAPI is the part of the SQS client the engine uses.
@@ -159,7 +160,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				break
 			}
 			receiveFailures++
-			wait := backoff(time.Second, 30*time.Second, receiveFailures)
+			wait := retry.Backoff(time.Second, 30*time.Second, receiveFailures)
 			e.log.Error("receive failed, retrying", "error", err, "retry_in", wait.String())
 			sleep(ctx, wait)
 			continue
@@ -242,7 +243,7 @@ func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
 		e.setVisibility(m, 0, log)
 	default:
 		e.failed.Add(1)
-		wait := backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
+		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
 		log.Error("handler failed, message will be retried", "outcome", "retry", "error", err.Error(), "retry_in", wait.String(), durAttr)
 		e.setVisibility(m, wait, log)
 	}
@@ -311,15 +312,6 @@ func (e *Engine) logStats(ctx context.Context, done chan<- struct{}) {
 
 func statsAttrs(s Stats) []any {
 	return []any{"received", s.Received, "succeeded", s.Succeeded, "failed", s.Failed, "poison", s.Poison, "released", s.Released}
-}
-
-// backoff returns base × 2^(attempt-1), capped at max.
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -63,16 +63,14 @@ type Stack struct {
 	done    chan error
 }
 
-// buildBinaries compiles the dev tool and the three services once per run.
-func buildBinaries(t *testing.T, root string) string {
-	t.Helper()
-	bin := t.TempDir()
+// goBuild compiles the dev tool and the three services into bin.
+func goBuild(root, bin string) error {
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/dev", "./cmd/publisher", "./cmd/fulfilment", "./cmd/promotion")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	return bin
+	return nil
 }
 
 // startStack runs `dev run` (what `make run` runs) on the emulator under a
@@ -80,7 +78,7 @@ func buildBinaries(t *testing.T, root string) string {
 func startStack(t *testing.T, emu *emulatortest.Emulator) *Stack {
 	t.Helper()
 	root := emulatortest.RepoRoot(t)
-	bin := buildBinaries(t, root)
+	bin := binaries(t)
 	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +154,12 @@ func (s *Stack) Table(t *testing.T, svc string) string {
 }
 
 // LogLines returns the JSON log lines a service wrote.
-func (s *Stack) LogLines(svc string) []map[string]any {
+func (s *Stack) LogLines(svc string) []map[string]any { return logLines(s.Logs.String(), svc) }
+
+// logLines picks a service's JSON lines out of interleaved "name | line" output.
+func logLines(out, svc string) []map[string]any {
 	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(s.Logs.String()))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		name, line, ok := strings.Cut(sc.Text(), " | ")
 		if !ok || strings.TrimSpace(name) != svc {
