@@ -25,7 +25,7 @@ import (
 type Config struct {
 	Port            int           // PORT, default 5000
 	OrdersTable     string        // ORDERS_TABLE_NAME, from the ordersTable addon
-	TopicARN        string        // ordersTopic in COPILOT_SNS_TOPIC_ARNS
+	TopicARN        string        // events.Topic (ordersTopic) in COPILOT_SNS_TOPIC_ARNS
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s
 	// Outbox tuning: PUBLISH_TIMEOUT, OUTBOX_INTERVAL, OUTBOX_LEASE,
 	// OUTBOX_RETRY_BASE and OUTBOX_RETRY_MAX (defaults in orders.Options).
@@ -41,7 +41,7 @@ func loadConfig(getenv copilotenv.Getenv) (Config, error) {
 	if c.OrdersTable, err = copilotenv.Required(getenv, "ORDERS_TABLE_NAME"); err != nil {
 		return c, err
 	}
-	if c.TopicARN, err = copilotenv.TopicARN(getenv, "ordersTopic"); err != nil {
+	if c.TopicARN, err = copilotenv.TopicARN(getenv, events.Topic); err != nil {
 		return c, err
 	}
 	if c.ShutdownTimeout, err = copilotenv.Duration(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second); err != nil {

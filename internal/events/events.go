@@ -12,6 +12,13 @@ import (
 	"github.com/pubsub-app/pubsub/internal/order"
 )
 
+// Where OrderPlaced events are published: the topic ordersTopic of the
+// publisher service, as copilot/publisher/manifest.yml declares it.
+const (
+	PublisherService = "publisher"
+	Topic            = "ordersTopic"
+)
+
 // Wire constants of the OrderPlaced event.
 const (
 	TypeOrderPlaced = "OrderPlaced"

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,8 +44,13 @@ var ErrPermanent = errors.New("permanent failure")
 // Config tunes the engine. Zero values take the defaults noted.
 type Config struct {
 	QueueURL string
-	// TopicARN, when set, is the only topic whose notifications are accepted.
-	TopicARN string
+	// Topic, when set, is the name of the only topic whose notifications are
+	// accepted (the last part of the envelope's TopicArn); any other is poison.
+	Topic string
+	// MaxReceives is the queue's dead_letter.tries: a malformed message
+	// received this often goes to the DLQ next (default 3). It only labels
+	// logs and counters; SQS's redrive policy does the moving.
+	MaxReceives int
 	// Concurrency bounds the handlers running at once (default 10).
 	Concurrency int
 	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
@@ -75,6 +81,9 @@ func (c *Config) setDefaults() {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 10
 	}
+	if c.MaxReceives <= 0 {
+		c.MaxReceives = 3
+	}
 	def(&c.WaitTime, 20*time.Second)
 	if c.WaitTime > 20*time.Second {
 		c.WaitTime = 20 * time.Second
@@ -87,9 +96,11 @@ func (c *Config) setDefaults() {
 	def(&c.StatsInterval, time.Minute)
 }
 
-// Stats are the engine's counters since it started.
+// Stats are the engine's counters since it started. Poison counts receives
+// of malformed messages; DeadLettered those among them that were the last
+// receive before the DLQ.
 type Stats struct {
-	Received, Succeeded, Failed, Poison, Released int64
+	Received, Succeeded, Failed, Poison, DeadLettered, Released int64
 }
 
 // Engine consumes one queue.
@@ -99,7 +110,7 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 
-	received, succeeded, failed, poison, released atomic.Int64
+	received, succeeded, failed, poison, deadLettered, released atomic.Int64
 }
 
 // New returns an engine for cfg.QueueURL.
@@ -111,11 +122,12 @@ func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger) *Engine {
 // Stats returns the counters.
 func (e *Engine) Stats() Stats {
 	return Stats{
-		Received:  e.received.Load(),
-		Succeeded: e.succeeded.Load(),
-		Failed:    e.failed.Load(),
-		Poison:    e.poison.Load(),
-		Released:  e.released.Load(),
+		Received:     e.received.Load(),
+		Succeeded:    e.succeeded.Load(),
+		Failed:       e.failed.Load(),
+		Poison:       e.poison.Load(),
+		DeadLettered: e.deadLettered.Load(),
+		Released:     e.released.Load(),
 	}
 }
 
@@ -214,9 +226,7 @@ func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
 
 	ev, err := e.decode(m)
 	if err != nil {
-		e.poison.Add(1)
-		log.Warn("malformed message left for the dead-letter queue", "outcome", "poison", "reason", err.Error())
-		e.setVisibility(m, e.cfg.PoisonDelay, log)
+		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, log)
 		return
 	}
 	log = log.With("order_id", ev.Order.ID)
@@ -234,9 +244,7 @@ func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
 		del.add(m)
 		log.Info("message processed", "outcome", outcome, durAttr)
 	case errors.Is(err, ErrPermanent):
-		e.poison.Add(1)
-		log.Warn("message can never succeed, left for the dead-letter queue", "outcome", "poison", "reason", err.Error(), durAttr)
-		e.setVisibility(m, e.cfg.PoisonDelay, log)
+		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, log.With(durAttr))
 	case ctx.Err() != nil:
 		e.released.Add(1)
 		log.Warn("handler stopped by shutdown, message handed back", "outcome", "released", "error", err.Error(), durAttr)
@@ -249,13 +257,26 @@ func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
 	}
 }
 
+// leaveForDLQ logs a message that can never succeed and makes it visible
+// again soon, so SQS's redrive policy moves it to the DLQ after MaxReceives
+// receives without waiting out the visibility timeout each time.
+func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, log *slog.Logger) {
+	e.poison.Add(1)
+	last := receives >= e.cfg.MaxReceives
+	if last {
+		e.deadLettered.Add(1)
+	}
+	log.Warn(msg, "outcome", "poison", "reason", reason.Error(), "dead_letter_next", last)
+	e.setVisibility(m, e.cfg.PoisonDelay, log)
+}
+
 func (e *Engine) decode(m types.Message) (events.OrderPlaced, error) {
 	env, err := events.Unwrap([]byte(aws.ToString(m.Body)))
 	if err != nil {
 		return events.OrderPlaced{}, err
 	}
-	if e.cfg.TopicARN != "" && env.TopicARN != e.cfg.TopicARN {
-		return events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want %q", events.ErrMalformed, env.TopicARN, e.cfg.TopicARN)
+	if e.cfg.Topic != "" && topicName(env.TopicARN) != e.cfg.Topic {
+		return events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", events.ErrMalformed, env.TopicARN, e.cfg.Topic)
 	}
 	return events.Decode([]byte(env.Message))
 }
@@ -311,7 +332,15 @@ func (e *Engine) logStats(ctx context.Context, done chan<- struct{}) {
 }
 
 func statsAttrs(s Stats) []any {
-	return []any{"received", s.Received, "succeeded", s.Succeeded, "failed", s.Failed, "poison", s.Poison, "released", s.Released}
+	return []any{"received", s.Received, "succeeded", s.Succeeded, "failed", s.Failed, "poison", s.Poison, "dead_lettered", s.DeadLettered, "released", s.Released}
+}
+
+// topicName returns the name part of a topic ARN (arn:aws:sns:region:account:name).
+func topicName(arn string) string {
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -50,12 +50,23 @@ func (r *recorder) Outcomes() []string {
 // test is quick, and returns it.
 func startEngine(t *testing.T, cfg aws.Config, h worker.Handler, queueURL string) *worker.Engine {
 	t.Helper()
-	e := worker.New(sqs.NewFromConfig(cfg), h, worker.Config{
-		QueueURL:    queueURL,
-		WaitTime:    time.Second,
-		PoisonDelay: time.Second,
-		RetryBase:   time.Second,
-	}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	return startEngineWith(t, cfg, h, worker.Config{QueueURL: queueURL})
+}
+
+// startEngineWith is startEngine with more of the configuration given; waits
+// left zero are short.
+func startEngineWith(t *testing.T, cfg aws.Config, h worker.Handler, c worker.Config) *worker.Engine {
+	t.Helper()
+	if c.WaitTime == 0 {
+		c.WaitTime = time.Second
+	}
+	if c.PoisonDelay == 0 {
+		c.PoisonDelay = time.Second
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = time.Second
+	}
+	e := worker.New(sqs.NewFromConfig(cfg), h, c, discardLogger())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -67,6 +78,8 @@ func startEngine(t *testing.T, cfg aws.Config, h worker.Handler, queueURL string
 	})
 	return e
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pubsub-app/pubsub/internal/copilotenv"
+	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/logging"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
@@ -30,7 +31,7 @@ func Run(ctx context.Context, spec Spec, getenv copilotenv.Getenv, stdout io.Wri
 	log := logging.New(stdout, spec.Service, getenv("LOG_LEVEL"))
 
 	// Configuration: a missing variable stops the worker here, by name.
-	cfg, err := worker.ConfigFromEnv(getenv)
+	cfg, err := worker.ConfigFromEnv(getenv, events.PublisherService, events.Topic)
 	if err != nil {
 		return fmt.Errorf("configure %s: %w", spec.Service, err)
 	}
@@ -45,7 +46,7 @@ func Run(ctx context.Context, spec Spec, getenv copilotenv.Getenv, stdout io.Wri
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	log.Info("worker starting", "queue_url", cfg.QueueURL, "table", table,
-		"concurrency", cfg.Concurrency, "drain_timeout", cfg.DrainTimeout.String())
+		"topic", cfg.Topic, "concurrency", cfg.Concurrency, "drain_timeout", cfg.DrainTimeout.String())
 
 	h := spec.NewHandler(dynamodb.NewFromConfig(awsCfg), table)
 	return worker.New(sqs.NewFromConfig(awsCfg), h, cfg, log).Run(ctx)

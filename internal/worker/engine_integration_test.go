@@ -1,0 +1,320 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/fulfilment"
+	"github.com/pubsub-app/pubsub/internal/promotion"
+	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/worker"
+)
+
+// handlerFunc adapts a function to worker.Handler.
+type handlerFunc func(context.Context, events.OrderPlaced) (string, error)
+
+func (f handlerFunc) Handle(ctx context.Context, e events.OrderPlaced) (string, error) { return f(ctx, e) }
+
+func setVisibilityTimeout(ctx context.Context, t *testing.T, c *sqs.Client, url string, d time.Duration) {
+	t.Helper()
+	if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+		QueueUrl:   aws.String(url),
+		Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(int(d / time.Second))},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func queueDepth(ctx context.Context, t *testing.T, c *sqs.Client, url string) int {
+	t.Helper()
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{
+			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visible, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	hidden, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible + hidden
+}
+
+// publishMany publishes n orders through the real topic, 8 at a time.
+func publishMany(ctx context.Context, t *testing.T, cfg aws.Config, dep *topology.Deployment, n int, amount string) {
+	t.Helper()
+	pub := events.NewPublisher(sns.NewFromConfig(cfg), dep.Topics["publisher:ordersTopic"])
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for range n {
+		o := newOrder(t, amount)
+		g.Go(func() error {
+			_, err := pub.Publish(ctx, events.OrderPlaced{Order: o})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHeartbeatKeepsSlowOrderFromRedelivery runs a handler three times
+// slower than the queue's visibility timeout, with a second worker waiting
+// on the same queue: the heartbeat keeps the message hidden, so it is
+// handled once.
+func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := sqs.NewFromConfig(emu.Config)
+	url := dep.Services["fulfilment"].QueueURL
+	setVisibilityTimeout(ctx, t, client, url, 2*time.Second)
+
+	var calls, done atomic.Int32
+	slow := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		calls.Add(1)
+		time.Sleep(6 * time.Second)
+		done.Add(1)
+		return "slow", nil
+	})
+	cfg := worker.Config{QueueURL: url, VisibilityTimeout: 2 * time.Second}
+	startEngineWith(t, emu.Config, slow, cfg)
+	startEngineWith(t, emu.Config, slow, cfg)
+	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
+
+	waitFor(t, "the slow handler to finish", 30*time.Second, func() bool { return done.Load() == 1 })
+	time.Sleep(3 * time.Second) // a redelivery would have been picked up by now
+	if got := calls.Load(); got != 1 {
+		t.Errorf("slow order handled %d times, want 1", got)
+	}
+	waitFor(t, "the queue to be empty", 10*time.Second, func() bool { return queueDepth(ctx, t, client, url) == 0 })
+}
+
+// TestFailedHandlerBacksOff fails an order twice: each redelivery waits
+// RetryBase × 2^(receives-1), so the gaps grow, and the third try succeeds.
+func TestFailedHandlerBacksOff(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	var at []time.Time
+	flaky := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, time.Now())
+		if len(at) < 3 {
+			return "", errors.New("downstream unavailable")
+		}
+		return "done", nil
+	})
+	e := startEngineWith(t, emu.Config, flaky, worker.Config{QueueURL: dep.Services["fulfilment"].QueueURL, RetryBase: time.Second, RetryMax: time.Minute})
+	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
+	waitFor(t, "the third try to succeed", time.Minute, func() bool { return e.Stats().Succeeded == 1 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	first, second := at[1].Sub(at[0]), at[2].Sub(at[1])
+	t.Logf("gaps between tries: %s, %s", first.Round(time.Millisecond), second.Round(time.Millisecond))
+	if first < time.Second || second < 2*time.Second {
+		t.Errorf("gaps %s and %s, want at least 1s and 2s", first, second)
+	}
+	if s := e.Stats(); s.Failed != 2 {
+		t.Errorf("failed = %d, want 2", s.Failed)
+	}
+}
+
+// TestDrainFinishesInFlightWork cancels the engine while five slow handlers
+// run: they finish, their messages are deleted, and Run returns.
+func TestDrainFinishesInFlightWork(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := sqs.NewFromConfig(emu.Config)
+	url := dep.Services["fulfilment"].QueueURL
+
+	var started, finished atomic.Int32
+	slow := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		started.Add(1)
+		time.Sleep(1500 * time.Millisecond)
+		finished.Add(1)
+		return "done", nil
+	})
+	publishMany(ctx, t, emu.Config, dep, 5, "10.00")
+	e := worker.New(client, slow, worker.Config{QueueURL: url, WaitTime: time.Second, DrainTimeout: 10 * time.Second}, discardLogger())
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(runCtx) }()
+	waitFor(t, "five handlers in flight", 30*time.Second, func() bool { return started.Load() == 5 })
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if got := finished.Load(); got != 5 {
+		t.Errorf("%d of 5 in-flight handlers finished before Run returned", got)
+	}
+	if d := queueDepth(ctx, t, client, url); d != 0 {
+		t.Errorf("queue holds %d messages after the drain, want 0 (all deleted)", d)
+	}
+}
+
+// TestDrainHandsBackUnfinishedWork cancels the engine while a handler runs
+// longer than the drain budget: Run returns within the budget and the
+// message is visible again at once for another worker.
+func TestDrainHandsBackUnfinishedWork(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := sqs.NewFromConfig(emu.Config)
+	url := dep.Services["fulfilment"].QueueURL
+
+	var started atomic.Int32
+	stuck := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		started.Add(1)
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
+	e := worker.New(client, stuck, worker.Config{QueueURL: url, WaitTime: time.Second, DrainTimeout: 500 * time.Millisecond}, discardLogger())
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(runCtx) }()
+	waitFor(t, "the handler in flight", 30*time.Second, func() bool { return started.Load() == 1 })
+	stopped := time.Now()
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if took := time.Since(stopped); took > 3*time.Second {
+		t.Errorf("Run took %s to return after cancel, want about the 500ms drain budget", took)
+	}
+	if got := e.Stats().Released; got != 1 {
+		t.Errorf("released = %d, want 1", got)
+	}
+	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 {
+		t.Errorf("received %d messages right after the hand-back, want the 1 handed back", len(out.Messages))
+	}
+}
+
+// TestTwoWorkersShareQueue runs two engines on one queue holding 500 orders:
+// every order is fulfilled, each effect exactly once.
+func TestTwoWorkersShareQueue(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db := dynamodb.NewFromConfig(emu.Config)
+	svc := dep.Services["fulfilment"]
+
+	publishMany(ctx, t, emu.Config, dep, 500, "10.00")
+	a := &recorder{Handler: fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now)}
+	b := &recorder{Handler: fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now)}
+	ea := startEngine(t, emu.Config, a, svc.QueueURL)
+	eb := startEngine(t, emu.Config, b, svc.QueueURL)
+	waitFor(t, "500 orders handled", 4*time.Minute, func() bool {
+		return ea.Stats().Succeeded+eb.Stats().Succeeded >= 500 && queueDepth(ctx, t, sqs.NewFromConfig(emu.Config), svc.QueueURL) == 0
+	})
+	fulfilled := 0
+	for _, o := range append(a.Outcomes(), b.Outcomes()...) {
+		if o == fulfilment.OutcomeFulfilled {
+			fulfilled++
+		}
+	}
+	t.Logf("worker A handled %d, worker B %d", len(a.Outcomes()), len(b.Outcomes()))
+	if fulfilled != 500 {
+		t.Errorf("%d fulfilled outcomes, want 500", fulfilled)
+	}
+	if n := countAll(ctx, t, db, svc.Tables["fulfilmentsTable"]); n != 500 {
+		t.Errorf("fulfilments table holds %d items, want 500", n)
+	}
+}
+
+// countAll counts a table's items across scan pages.
+func countAll(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) int {
+	t.Helper()
+	n := 0
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), Select: "COUNT"})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(out.Count)
+	}
+	return n
+}
+
+// TestRacingHandlersHaveOneEffect runs each worker's handler for one order
+// from ten goroutines at once, as two workers receiving the same message
+// would: the conditional write lets exactly one of them record the effect.
+func TestRacingHandlersHaveOneEffect(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := dynamodb.NewFromConfig(emu.Config)
+	for _, tc := range []struct {
+		name    string
+		handler worker.Handler
+		table   string
+		effect  string
+	}{
+		{"fulfilment", fulfilment.NewHandler(db, dep.Services["fulfilment"].Tables["fulfilmentsTable"], time.Now), dep.Services["fulfilment"].Tables["fulfilmentsTable"], fulfilment.OutcomeFulfilled},
+		{"promotion", promotion.NewHandler(db, dep.Services["promotion"].Tables["couponsTable"], time.Now), dep.Services["promotion"].Tables["couponsTable"], promotion.OutcomeIssued},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := events.OrderPlaced{Order: newOrder(t, "250.00")}
+			outcomes := make([]string, 10)
+			var g errgroup.Group
+			for i := range outcomes {
+				g.Go(func() (err error) {
+					outcomes[i], err = tc.handler.Handle(ctx, ev)
+					return err
+				})
+			}
+			if err := g.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			effects := 0
+			for _, o := range outcomes {
+				switch o {
+				case tc.effect:
+					effects++
+				case "duplicate":
+				default:
+					t.Errorf("outcome %q, want %q or duplicate", o, tc.effect)
+				}
+			}
+			if effects != 1 {
+				t.Errorf("%d of 10 racing handlers recorded the effect, want exactly 1", effects)
+			}
+			if n := countAll(ctx, t, db, tc.table); n != 1 {
+				t.Errorf("table holds %d items, want 1", n)
+			}
+		})
+	}
+}
