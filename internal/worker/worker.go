@@ -28,6 +28,7 @@ type SQSAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
 // Handler does a worker's job for one order. It must be idempotent: the same
@@ -51,7 +52,8 @@ type Config struct {
 	// received this often goes to the DLQ next (default 3). It only labels
 	// logs and counters; SQS's redrive policy does the moving.
 	MaxReceives int
-	// Concurrency bounds the handlers running at once (default 10).
+	// Concurrency is the number of handlers running at once (default 20). A
+	// new batch is received once half of them (at most 10) are free.
 	Concurrency int
 	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
 	WaitTime time.Duration
@@ -79,7 +81,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 10
+		c.Concurrency = 20
 	}
 	if c.MaxReceives <= 0 {
 		c.MaxReceives = 3
@@ -135,25 +137,50 @@ func (e *Engine) Stats() Stats {
 // receiving, gives in-flight handlers up to DrainTimeout to finish, deletes
 // what succeeded, hands back what did not and returns nil.
 func (e *Engine) Run(ctx context.Context) error {
-	// Handlers and deletes outlive ctx by the drain budget.
+	// Handlers, heartbeats and deletes outlive ctx by the drain budget.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	del := newDeleter(context.WithoutCancel(ctx), e.client, e.cfg.QueueURL, e.log)
-
+	hb := newHeartbeat(e.client, e.cfg.QueueURL, e.cfg.VisibilityTimeout, e.log)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); hb.run(workCtx) }()
 	statsDone := make(chan struct{})
 	go e.logStats(ctx, statsDone)
 
+	// A fixed pool of handlers: long-lived goroutines keep their grown
+	// stacks, where a goroutine per message would grow a new one each time.
 	slots := make(chan struct{}, e.cfg.Concurrency)
-	var inflight sync.WaitGroup
+	jobs := make(chan types.Message, e.cfg.Concurrency)
+	var pool sync.WaitGroup
+	for range e.cfg.Concurrency {
+		pool.Add(1)
+		go func() {
+			defer pool.Done()
+			for m := range jobs {
+				e.process(workCtx, m, del, hb)
+				<-slots
+			}
+		}()
+	}
+
+	// Receive only what the pool can start now, and only once a useful
+	// batch is free: many small receives would cost a request per message.
+	threshold := min(10, max(1, e.cfg.Concurrency/2))
 	var receiveFailures int
+receiving:
 	for ctx.Err() == nil {
-		// Wait for one free slot, then take up to 9 more that are free now.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			continue
+		n := 0
+		for n < threshold {
+			select {
+			case slots <- struct{}{}:
+				n++
+			case <-ctx.Done():
+				for range n {
+					<-slots
+				}
+				break receiving
+			}
 		}
-		n := 1
 		for n < 10 {
 			select {
 			case slots <- struct{}{}:
@@ -179,17 +206,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		receiveFailures = 0
 		for _, m := range msgs {
-			inflight.Add(1)
-			go func() {
-				defer func() { <-slots; inflight.Done() }()
-				e.process(workCtx, m, del)
-			}()
+			hb.add(m)
+			jobs <- m
 		}
 	}
+	close(jobs)
 
 	e.log.Info("draining: stopped receiving", "drain_timeout", e.cfg.DrainTimeout.String())
 	drained := make(chan struct{})
-	go func() { inflight.Wait(); close(drained) }()
+	go func() { pool.Wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(e.cfg.DrainTimeout):
@@ -197,6 +222,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		cancelWork()
 		<-drained
 	}
+	cancelWork()
+	<-hbDone
 	del.close()
 	<-statsDone
 	e.log.Info("worker stopped", statsAttrs(e.Stats())...)
@@ -218,56 +245,56 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 }
 
 // process handles one message and logs one line about it.
-func (e *Engine) process(ctx context.Context, m types.Message, del *deleter) {
+func (e *Engine) process(ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
+	defer hb.remove(m)
 	start := time.Now()
-	msgID := aws.ToString(m.MessageId)
 	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	log := e.log.With("message_id", msgID, "receive_count", receives)
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
 
 	ev, err := e.decode(m)
 	if err != nil {
-		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, log)
+		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, attrs)
 		return
 	}
-	log = log.With("order_id", ev.Order.ID)
-
-	hbCtx, stopHeartbeat := context.WithCancel(ctx)
-	go e.heartbeat(hbCtx, m, log)
+	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
 	outcome, err := e.handler.Handle(ctx, ev)
-	stopHeartbeat()
-	elapsed := time.Since(start)
-	durAttr := slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000)
+	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 
 	switch {
 	case err == nil:
 		e.succeeded.Add(1)
+		hb.remove(m) // before the delete, so no heartbeat races it
 		del.add(m)
-		log.Info("message processed", "outcome", outcome, durAttr)
+		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
 	case errors.Is(err, ErrPermanent):
-		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, log.With(durAttr))
+		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
 	case ctx.Err() != nil:
 		e.released.Add(1)
-		log.Warn("handler stopped by shutdown, message handed back", "outcome", "released", "error", err.Error(), durAttr)
-		e.setVisibility(m, 0, log)
+		e.log.LogAttrs(context.Background(), slog.LevelWarn, "handler stopped by shutdown, message handed back",
+			append(attrs, slog.String("outcome", "released"), slog.String("error", err.Error()))...)
+		e.setVisibility(m, 0, attrs)
 	default:
 		e.failed.Add(1)
 		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
-		log.Error("handler failed, message will be retried", "outcome", "retry", "error", err.Error(), "retry_in", wait.String(), durAttr)
-		e.setVisibility(m, wait, log)
+		e.log.LogAttrs(context.Background(), slog.LevelError, "handler failed, message will be retried",
+			append(attrs, slog.String("outcome", "retry"), slog.String("error", err.Error()), slog.String("retry_in", wait.String()))...)
+		e.setVisibility(m, wait, attrs)
 	}
 }
 
 // leaveForDLQ logs a message that can never succeed and makes it visible
 // again soon, so SQS's redrive policy moves it to the DLQ after MaxReceives
 // receives without waiting out the visibility timeout each time.
-func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, log *slog.Logger) {
+func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, attrs []slog.Attr) {
 	e.poison.Add(1)
 	last := receives >= e.cfg.MaxReceives
 	if last {
 		e.deadLettered.Add(1)
 	}
-	log.Warn(msg, "outcome", "poison", "reason", reason.Error(), "dead_letter_next", last)
-	e.setVisibility(m, e.cfg.PoisonDelay, log)
+	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg,
+		append(attrs, slog.String("outcome", "poison"), slog.String("reason", reason.Error()), slog.Bool("dead_letter_next", last))...)
+	e.setVisibility(m, e.cfg.PoisonDelay, attrs)
 }
 
 func (e *Engine) decode(m types.Message) (events.OrderPlaced, error) {
@@ -281,25 +308,9 @@ func (e *Engine) decode(m types.Message) (events.OrderPlaced, error) {
 	return events.Decode([]byte(env.Message))
 }
 
-// heartbeat extends the message's visibility while its handler runs, so a slow
-// handler's message is not delivered to another worker in parallel.
-func (e *Engine) heartbeat(ctx context.Context, m types.Message, log *slog.Logger) {
-	every := e.cfg.VisibilityTimeout / 2
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			e.setVisibility(m, e.cfg.VisibilityTimeout, log)
-		}
-	}
-}
-
 // setVisibility makes m visible again after d. It runs on its own short
 // context so that it still works while the engine drains.
-func (e *Engine) setVisibility(m types.Message, d time.Duration, log *slog.Logger) {
+func (e *Engine) setVisibility(m types.Message, d time.Duration, attrs []slog.Attr) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := e.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
@@ -313,7 +324,7 @@ func (e *Engine) setVisibility(m types.Message, d time.Duration, log *slog.Logge
 	case err == nil, errors.As(err, &gone), errors.As(err, &notInFlight):
 		// The message was deleted or already redelivered: nothing to extend.
 	default:
-		log.Warn("change message visibility failed", "error", err.Error())
+		e.log.LogAttrs(context.Background(), slog.LevelWarn, "change message visibility failed", append(attrs, slog.String("error", err.Error()))...)
 	}
 }
 
