@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/pubsub-app/pubsub/internal/emulator"
+	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/procgroup"
+	"github.com/pubsub-app/pubsub/internal/topology"
+)
+
+// startPublisher runs the publisher binary alone with extra variables and
+// returns its URL and process.
+func startPublisher(t *testing.T, emu *emulatortest.Emulator, dep *topology.Deployment, extra ...string) (string, *procgroup.Proc, *syncBuffer) {
+	t.Helper()
+	port, err := emulator.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	g := procgroup.New(logs)
+	env := append(os.Environ(), emu.Env()...)
+	env = append(env, dep.Services["publisher"].Environ()...)
+	env = append(env, fmt.Sprintf("PORT=%d", port))
+	env = append(env, extra...)
+	p, err := g.Start("publisher", filepath.Join(binaries(t), "publisher"), nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.Stop(10 * time.Second)
+		if t.Failed() {
+			t.Logf("publisher output:\n%s", logs.String())
+		}
+	})
+	return fmt.Sprintf("http://127.0.0.1:%d", port), p, logs
+}
+
+// TestPublisherDrainsOnSIGTERM stops the publisher while clients post orders:
+// every request it accepted is answered in full (303), the ones after are
+// refused at connect, the process exits 0, and every answered order is stored.
+func TestPublisherDrainsOnSIGTERM(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	base, proc, logs := startPublisher(t, emu, dep)
+	waitHealthy(t, base, logs)
+
+	var mu sync.Mutex
+	var placed []string
+	var broken []error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.PostForm(base+"/orders", url.Values{"customer": {"Radia Perlman"}, "amount": {"64.00"}})
+				mu.Lock()
+				switch {
+				case err != nil && errors.Is(err, syscall.ECONNREFUSED):
+					// After the listener closed: refused, never half-answered.
+				case err != nil:
+					broken = append(broken, err)
+				case resp.StatusCode != http.StatusSeeOther:
+					broken = append(broken, fmt.Errorf("status %d", resp.StatusCode))
+				default:
+					placed = append(placed, strings.TrimPrefix(resp.Header.Get("Location"), "/orders/"))
+				}
+				mu.Unlock()
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	proc.Signal(syscall.SIGTERM)
+	select {
+	case <-proc.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("publisher did not exit within 30s of SIGTERM")
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if err := proc.Err(); err != nil {
+		t.Errorf("publisher exited with %v after SIGTERM, want status 0", err)
+	}
+	if len(broken) > 0 {
+		t.Errorf("%d requests broken by the shutdown, want 0; first: %v", len(broken), broken[0])
+	}
+	if len(placed) == 0 {
+		t.Fatal("no order placed before the shutdown; the test proves nothing")
+	}
+	states := orderStates(context.Background(), t, dynamodb.NewFromConfig(emu.Config), dep.Services["publisher"].Tables["ordersTable"])
+	for _, id := range placed {
+		if _, ok := states[id]; !ok {
+			t.Errorf("order %s was answered 303 but is not stored", id)
+		}
+	}
+	t.Logf("%d orders placed before SIGTERM, all stored", len(placed))
+}
+
+// TestHealthzReportsUnreachableDynamoDB points the publisher's DynamoDB
+// endpoint at a closed port: /healthz answers 503, so the load balancer
+// takes the task out of service.
+func TestHealthzReportsUnreachableDynamoDB(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	closed, err := emulator.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, _ := startPublisher(t, emu, dep, fmt.Sprintf("AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:%d", closed), "AWS_MAX_ATTEMPTS=1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("GET /healthz = %d with DynamoDB unreachable, want 503", resp.StatusCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publisher never answered: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
