@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -73,7 +74,7 @@ func Decode(b []byte) (OrderPlaced, error) {
 	if err := dec.Decode(&w); err != nil {
 		return OrderPlaced{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if dec.More() {
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
 		return OrderPlaced{}, fmt.Errorf("%w: trailing data after the event", ErrMalformed)
 	}
 	switch {
@@ -90,6 +91,11 @@ func Decode(b []byte) (OrderPlaced, error) {
 	}
 	if o.CreatedAt, err = time.Parse(time.RFC3339Nano, w.Order.CreatedAt); err != nil {
 		return OrderPlaced{}, fmt.Errorf("%w: createdAt: %v", ErrMalformed, err)
+	}
+	// Marshal writes UTC; a time whose UTC year has no four-digit form could
+	// not be written back.
+	if y := o.CreatedAt.UTC().Year(); y < 0 || y > 9999 {
+		return OrderPlaced{}, fmt.Errorf("%w: createdAt %q is outside years 0000-9999 in UTC", ErrMalformed, w.Order.CreatedAt)
 	}
 	return OrderPlaced{Order: o}, nil
 }

@@ -93,7 +93,7 @@ func ParseID(s string) (string, error) {
 		return "", ErrRequired
 	}
 	u, err := uuid.Parse(s)
-	if err != nil || u.String() != strings.ToLower(s) {
+	if err != nil || u.String() != s {
 		return "", ErrBadID
 	}
 	return u.String(), nil

@@ -127,18 +127,22 @@ func (s *Service) publish(ctx context.Context, rec *orderstore.Record) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
 	defer cancel()
 	msgID, err := s.pub.Publish(pctx, events.OrderPlaced{Order: rec.Order})
+	// The bookkeeping write gets its own time: a publish that used up its
+	// timeout must still be recorded.
+	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
+	defer cancelBook()
 	if err != nil {
 		attempts := rec.Attempts + 1
 		next := s.now().Add(retry.Backoff(s.opts.RetryBase, s.opts.RetryMax, attempts))
 		log.Error("publish failed, order kept in the outbox", "error", err.Error(), "attempts", attempts, "next_attempt", next.UTC().Format(time.RFC3339))
-		if err := s.store.Reschedule(pctx, rec.ID, attempts, next); err != nil {
+		if err := s.store.Reschedule(bctx, rec.ID, attempts, next); err != nil {
 			// The lease runs out on its own; the order is retried then.
 			log.Error("reschedule failed", "error", err.Error())
 		}
 		return
 	}
 	at := s.now().UTC()
-	if err := s.store.MarkPublished(pctx, rec.ID, msgID, at); err != nil {
+	if err := s.store.MarkPublished(bctx, rec.ID, msgID, at); err != nil {
 		// The event is out; when the lease runs out it is published again,
 		// a duplicate the idempotent consumers absorb.
 		log.Error("order published but not marked", "sns_message_id", msgID, "error", err.Error())

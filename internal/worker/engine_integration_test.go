@@ -27,7 +27,9 @@ import (
 // handlerFunc adapts a function to worker.Handler.
 type handlerFunc func(context.Context, events.OrderPlaced) (string, error)
 
-func (f handlerFunc) Handle(ctx context.Context, e events.OrderPlaced) (string, error) { return f(ctx, e) }
+func (f handlerFunc) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+	return f(ctx, e)
+}
 
 func setVisibilityTimeout(ctx context.Context, t *testing.T, c *sqs.Client, url string, d time.Duration) {
 	t.Helper()

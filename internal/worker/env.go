@@ -51,6 +51,11 @@ func ConfigFromEnv(getenv copilotenv.Getenv, publisher, topic string) (Config, e
 		if *d.dst, err = copilotenv.Duration(getenv, d.name, 0); err != nil {
 			return c, err
 		}
+		// SQS takes whole seconds; 500ms would silently become 0 (a busy
+		// short poll, or a visibility that hides nothing).
+		if *d.dst%time.Second != 0 && d.name != "WORKER_DRAIN_TIMEOUT" && d.name != "WORKER_STATS_INTERVAL" {
+			return c, fmt.Errorf("%s=%q: SQS takes whole seconds, such as 1s or 20s", d.name, getenv(d.name))
+		}
 	}
 	c.setDefaults()
 	return c, nil

@@ -91,6 +91,7 @@ func (c *Config) setDefaults() {
 		c.WaitTime = 20 * time.Second
 	}
 	def(&c.VisibilityTimeout, 30*time.Second)
+	c.VisibilityTimeout = max(c.VisibilityTimeout, time.Second) // SQS counts whole seconds
 	def(&c.DrainTimeout, 20*time.Second)
 	def(&c.RetryBase, 2*time.Second)
 	def(&c.RetryMax, 5*time.Minute)

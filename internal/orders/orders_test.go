@@ -1,0 +1,567 @@
+package orders_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/orders"
+	"github.com/pubsub-app/pubsub/internal/orderstore"
+)
+
+const testID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+
+var opts = orders.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
+
+// callLog is the order in which the fakes were called, across both of them.
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) add(c string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, c)
+}
+
+func (l *callLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+// fakeStore is an in-memory orders.Store that behaves like orderstore.Store:
+// an unpublished order carries a lease, a published one does not.
+type fakeStore struct {
+	log       *callLog
+	records   map[string]orderstore.Record
+	createErr error
+	getErr    error
+	markErr   error
+	resErr    error
+	claimErr  error
+
+	creates     []createCall
+	marked      []markCall
+	rescheduled []rescheduleCall
+	claims      []int // limit of each ClaimDue
+}
+
+type createCall struct {
+	Order      order.Order
+	LeaseUntil time.Time
+}
+
+type markCall struct {
+	ID, MessageID string
+	At            time.Time
+}
+
+type rescheduleCall struct {
+	ID       string
+	Attempts int
+	Next     time.Time
+	CtxErr   error // the context's state when called
+}
+
+func newFakeStore(log *callLog, recs ...orderstore.Record) *fakeStore {
+	s := &fakeStore{log: log, records: map[string]orderstore.Record{}}
+	for _, r := range recs {
+		s.records[r.ID] = r
+	}
+	return s
+}
+
+func (s *fakeStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
+	s.log.add("Create")
+	s.creates = append(s.creates, createCall{o, leaseUntil})
+	if s.createErr != nil {
+		return s.createErr
+	}
+	if _, ok := s.records[o.ID]; ok {
+		return orderstore.ErrExists
+	}
+	s.records[o.ID] = orderstore.Record{Order: o, LeaseUntil: leaseUntil}
+	return nil
+}
+
+func (s *fakeStore) Get(ctx context.Context, id string) (orderstore.Record, error) {
+	s.log.add("Get")
+	if s.getErr != nil {
+		return orderstore.Record{}, s.getErr
+	}
+	r, ok := s.records[id]
+	if !ok {
+		return orderstore.Record{}, orderstore.ErrNotFound
+	}
+	return r, nil
+}
+
+func (s *fakeStore) MarkPublished(ctx context.Context, id, messageID string, at time.Time) error {
+	s.log.add("MarkPublished")
+	s.marked = append(s.marked, markCall{id, messageID, at})
+	if s.markErr != nil {
+		return s.markErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := s.records[id]
+	r.Published, r.PublishedAt, r.MessageID, r.LeaseUntil = true, at, messageID, time.Time{}
+	s.records[id] = r
+	return nil
+}
+
+func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, next time.Time) error {
+	s.log.add("Reschedule")
+	s.rescheduled = append(s.rescheduled, rescheduleCall{id, attempts, next, ctx.Err()})
+	if s.resErr != nil {
+		return s.resErr
+	}
+	if err := ctx.Err(); err != nil { // as the SDK does with a spent context
+		return err
+	}
+	r := s.records[id]
+	if r.Published {
+		return nil
+	}
+	r.Attempts, r.LeaseUntil = attempts, next
+	s.records[id] = r
+	return nil
+}
+
+// ClaimDue leases, in id order, up to limit unpublished orders whose lease
+// has run out.
+func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]orderstore.Record, error) {
+	s.log.add("ClaimDue")
+	s.claims = append(s.claims, limit)
+	if s.claimErr != nil {
+		return nil, s.claimErr
+	}
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range s.records {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	var due []orderstore.Record
+	for _, id := range ids {
+		r := s.records[id]
+		if r.Published || r.LeaseUntil.After(now) || len(due) == limit {
+			continue
+		}
+		r.LeaseUntil = now.Add(lease)
+		s.records[id] = r
+		due = append(due, r)
+	}
+	return due, nil
+}
+
+// fakePublisher records the events it is asked to publish and fails for the
+// order ids in failFor (or all, when err is set).
+type fakePublisher struct {
+	log       *callLog
+	err       error
+	failFor   map[string]bool
+	block     bool // wait for the context to end, like a hung SNS
+	published []events.OrderPlaced
+	ctxs      []context.Context
+	ctxErrs   []error // each context's state when Publish was called
+}
+
+func (p *fakePublisher) Publish(ctx context.Context, e events.OrderPlaced) (string, error) {
+	p.log.add("Publish")
+	p.published = append(p.published, e)
+	p.ctxs = append(p.ctxs, ctx)
+	p.ctxErrs = append(p.ctxErrs, ctx.Err())
+	if p.block {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	if p.err != nil {
+		return "", p.err
+	}
+	if p.failFor[e.Order.ID] {
+		return "", errors.New("sns throttled")
+	}
+	return "sns-" + e.Order.ID, nil
+}
+
+// steppingClock returns t0, t0+1s, t0+2s, ... in a zone other than UTC, so a
+// test sees that the service stores UTC.
+func steppingClock() func() time.Time {
+	t := time.Date(2026, 5, 1, 14, 30, 0, 0, time.FixedZone("CEST", 2*60*60))
+	return func() time.Time {
+		now := t
+		t = t.Add(time.Second)
+		return now
+	}
+}
+
+var (
+	t0 = time.Date(2026, 5, 1, 12, 30, 0, 0, time.UTC) // the first clock reading, in UTC
+	t1 = t0.Add(time.Second)
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestPlace(t *testing.T) {
+	input := order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550}
+	placed := input
+	placed.CreatedAt = t0
+	lease := t0.Add(opts.Lease)
+	earlier := orderstore.Record{
+		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: t0.Add(-time.Hour)},
+		Published:   true,
+		PublishedAt: t0.Add(-time.Hour + time.Second),
+		MessageID:   "sns-earlier",
+	}
+	unpublished := orderstore.Record{Order: earlier.Order, Attempts: 2, LeaseUntil: t0.Add(time.Minute)}
+	otherAmount := orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9551, CreatedAt: t0.Add(-time.Hour)}}
+	otherCustomer := orderstore.Record{Order: order.Order{ID: testID, Customer: "Grace Hopper", Amount: 9550, CreatedAt: t0.Add(-time.Hour)}}
+	storeDown := errors.New("dynamodb unavailable")
+	const msgID = "sns-" + testID
+
+	for _, tc := range []struct {
+		name    string
+		stored  []orderstore.Record
+		store   fakeStore // only its error fields are used
+		pubErr  error
+		want    orderstore.Record
+		wantErr error
+
+		wantCalls       []string
+		wantCreates     []createCall
+		wantPublished   []events.OrderPlaced
+		wantMarked      []markCall
+		wantRescheduled []rescheduleCall
+		wantStored      map[string]orderstore.Record
+	}{
+		{
+			name:          "new order is stored, published and marked",
+			want:          orderstore.Record{Order: placed, Published: true, PublishedAt: t1, MessageID: msgID},
+			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
+			wantCreates:   []createCall{{placed, lease}},
+			wantPublished: []events.OrderPlaced{{Order: placed}},
+			wantMarked:    []markCall{{testID, msgID, t1}},
+			wantStored:    map[string]orderstore.Record{testID: {Order: placed, Published: true, PublishedAt: t1, MessageID: msgID}},
+		},
+		{
+			name:            "publish failure is not an error; the order stays in the outbox, rescheduled",
+			pubErr:          errors.New("sns throttled"),
+			want:            orderstore.Record{Order: placed},
+			wantCalls:       []string{"Create", "Publish", "Reschedule"},
+			wantCreates:     []createCall{{placed, lease}},
+			wantPublished:   []events.OrderPlaced{{Order: placed}},
+			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
+			wantStored:      map[string]orderstore.Record{testID: {Order: placed, Attempts: 1, LeaseUntil: t1.Add(opts.RetryBase)}},
+		},
+		{
+			name:            "publish and reschedule failures are not an error; the lease stands",
+			store:           fakeStore{resErr: storeDown},
+			pubErr:          errors.New("sns throttled"),
+			want:            orderstore.Record{Order: placed},
+			wantCalls:       []string{"Create", "Publish", "Reschedule"},
+			wantCreates:     []createCall{{placed, lease}},
+			wantPublished:   []events.OrderPlaced{{Order: placed}},
+			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
+			wantStored:      map[string]orderstore.Record{testID: {Order: placed, LeaseUntil: lease}},
+		},
+		{
+			name:          "mark failure after a publish is not an error; the lease stands",
+			store:         fakeStore{markErr: storeDown},
+			want:          orderstore.Record{Order: placed},
+			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
+			wantCreates:   []createCall{{placed, lease}},
+			wantPublished: []events.OrderPlaced{{Order: placed}},
+			wantMarked:    []markCall{{testID, msgID, t1}},
+			wantStored:    map[string]orderstore.Record{testID: {Order: placed, LeaseUntil: lease}},
+		},
+		{
+			name:        "duplicate returns the stored order and publishes nothing",
+			stored:      []orderstore.Record{earlier},
+			want:        earlier,
+			wantCalls:   []string{"Create", "Get"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{testID: earlier},
+		},
+		{
+			name:        "duplicate of an order still in the outbox publishes nothing",
+			stored:      []orderstore.Record{unpublished},
+			want:        unpublished,
+			wantCalls:   []string{"Create", "Get"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{testID: unpublished},
+		},
+		{
+			name:        "same id with a different amount is a conflict",
+			stored:      []orderstore.Record{otherAmount},
+			wantErr:     orders.ErrConflict,
+			wantCalls:   []string{"Create", "Get"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{testID: otherAmount},
+		},
+		{
+			name:        "same id with a different customer is a conflict",
+			stored:      []orderstore.Record{otherCustomer},
+			wantErr:     orders.ErrConflict,
+			wantCalls:   []string{"Create", "Get"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{testID: otherCustomer},
+		},
+		{
+			name:        "store error is returned and nothing is published",
+			store:       fakeStore{createErr: storeDown},
+			wantErr:     storeDown,
+			wantCalls:   []string{"Create"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{},
+		},
+		{
+			name:        "duplicate whose read fails is an error and publishes nothing",
+			stored:      []orderstore.Record{earlier},
+			store:       fakeStore{getErr: storeDown},
+			wantErr:     storeDown,
+			wantCalls:   []string{"Create", "Get"},
+			wantCreates: []createCall{{placed, lease}},
+			wantStored:  map[string]orderstore.Record{testID: earlier},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &callLog{}
+			store := newFakeStore(log, tc.stored...)
+			store.createErr, store.getErr, store.markErr, store.resErr = tc.store.createErr, tc.store.getErr, tc.store.markErr, tc.store.resErr
+			pub := &fakePublisher{log: log, err: tc.pubErr}
+			svc := orders.NewService(store, pub, discard(), steppingClock(), opts)
+
+			got, err := svc.Place(context.Background(), input)
+
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("Place error = %v; want %v", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Errorf("Place error = %v; want nil", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Place record (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantCalls, log.get()); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantCreates, store.creates); diff != "" {
+				t.Errorf("Create calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantPublished, pub.published); diff != "" {
+				t.Errorf("published events (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantMarked, store.marked); diff != "" {
+				t.Errorf("MarkPublished calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRescheduled, store.rescheduled); diff != "" {
+				t.Errorf("Reschedule calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantStored, store.records); diff != "" {
+				t.Errorf("stored records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPlaceStoresUTC(t *testing.T) {
+	log := &callLog{}
+	store := newFakeStore(log)
+	svc := orders.NewService(store, &fakePublisher{log: log}, discard(), steppingClock(), opts)
+	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
+	if err != nil {
+		t.Fatalf("Place: %v", err)
+	}
+	for name, at := range map[string]time.Time{
+		"record CreatedAt":   rec.CreatedAt,
+		"record PublishedAt": rec.PublishedAt,
+		"stored CreatedAt":   store.records[testID].CreatedAt,
+		"lease":              store.creates[0].LeaseUntil,
+	} {
+		if at.Location() != time.UTC {
+			t.Errorf("%s = %v; want it in UTC", name, at)
+		}
+	}
+}
+
+// TestPlacePublishOutlivesRequest checks that a request cancelled (the client
+// went away) after its order was stored still publishes the event, within
+// PublishTimeout.
+func TestPlacePublishOutlivesRequest(t *testing.T) {
+	log := &callLog{}
+	store := newFakeStore(log)
+	pub := &fakePublisher{log: log}
+	svc := orders.NewService(store, pub, discard(), steppingClock(), opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	begin := time.Now()
+	rec, err := svc.Place(ctx, order.Order{ID: testID, Customer: "Ada", Amount: 1})
+	if err != nil {
+		t.Fatalf("Place: %v", err)
+	}
+	if len(pub.ctxs) != 1 {
+		t.Fatalf("Publish called %d times; want 1", len(pub.ctxs))
+	}
+	if err := pub.ctxErrs[0]; err != nil {
+		t.Errorf("publish context had ended (%v) with the request; want it to outlive the request", err)
+	}
+	deadline, ok := pub.ctxs[0].Deadline()
+	if !ok || deadline.After(begin.Add(opts.PublishTimeout+time.Second)) {
+		t.Errorf("publish context deadline = %v, %v; want one within PublishTimeout (%v)", deadline, ok, opts.PublishTimeout)
+	}
+	if !rec.Published {
+		t.Errorf("record Published = false; want the event published despite the cancelled request")
+	}
+}
+
+// TestPlaceRescheduleAfterPublishTimeout: when SNS hangs until PublishTimeout,
+// the failure must still be recorded with back-off.
+func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
+	log := &callLog{}
+	store := newFakeStore(log)
+	pub := &fakePublisher{log: log, block: true}
+	o := opts
+	o.PublishTimeout = 20 * time.Millisecond
+	svc := orders.NewService(store, pub, discard(), steppingClock(), o)
+
+	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
+	if err != nil {
+		t.Fatalf("Place error = %v; want nil", err)
+	}
+	if rec.Published {
+		t.Errorf("record Published = true; want false after a publish timeout")
+	}
+	if len(store.rescheduled) != 1 {
+		t.Fatalf("Reschedule called %d times; want 1", len(store.rescheduled))
+	}
+	if err := store.rescheduled[0].CtxErr; err != nil {
+		t.Fatalf("Reschedule ran on a spent context (%v): after a publish timeout the failure would never be recorded", err)
+	}
+	if got := store.records[testID].Attempts; got != 1 {
+		t.Errorf("stored Attempts = %d; want 1", got)
+	}
+}
+
+func TestDrainOutbox(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+	rec := func(i int, attempts int, lease time.Time) orderstore.Record {
+		return orderstore.Record{
+			Order:    order.Order{ID: id(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+			Attempts: attempts, LeaseUntil: lease,
+		}
+	}
+	published := orderstore.Record{
+		Order:     order.Order{ID: id(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+		Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old",
+	}
+	log := &callLog{}
+	store := newFakeStore(log,
+		rec(1, 0, now.Add(-time.Second)), // lease ran out: the request's publish died
+		rec(2, 2, now),                   // due now, failed twice before
+		rec(3, 0, now.Add(time.Second)),  // still leased
+		published,
+	)
+	pub := &fakePublisher{log: log, failFor: map[string]bool{id(2): true}}
+	svc := orders.NewService(store, pub, discard(), func() time.Time { return now }, opts)
+
+	svc.DrainOutbox(context.Background())
+
+	var gotIDs []string
+	for _, e := range pub.published {
+		gotIDs = append(gotIDs, e.Order.ID)
+	}
+	if diff := cmp.Diff([]string{id(1), id(2)}, gotIDs); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	want := map[string]orderstore.Record{
+		id(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + id(1)},
+		// third failure: RetryBase × 2² = 8s
+		id(2): rec(2, 3, now.Add(8*time.Second)),
+		id(3): rec(3, 0, now.Add(time.Second)),
+		id(9): published,
+	}
+	if diff := cmp.Diff(want, store.records); diff != "" {
+		t.Errorf("stored records (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ClaimDue", "Publish", "MarkPublished", "Publish", "Reschedule"}, log.get()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestDrainOutboxBatches(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	log := &callLog{}
+	store := newFakeStore(log)
+	for i := range 5 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		store.records[id] = orderstore.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+	}
+	pub := &fakePublisher{log: log}
+	o := opts
+	o.Batch = 2
+	svc := orders.NewService(store, pub, discard(), func() time.Time { return now }, o)
+
+	svc.DrainOutbox(context.Background())
+
+	if diff := cmp.Diff([]int{2, 2, 2}, store.claims); diff != "" {
+		t.Errorf("ClaimDue limits (-want +got):\n%s", diff)
+	}
+	if got := len(pub.published); got != 5 {
+		t.Errorf("published %d events; want 5", got)
+	}
+	for id, r := range store.records {
+		if !r.Published {
+			t.Errorf("order %s not published", id)
+		}
+	}
+}
+
+func TestDrainOutboxClaimError(t *testing.T) {
+	log := &callLog{}
+	store := newFakeStore(log)
+	store.claimErr = errors.New("dynamodb unavailable")
+	pub := &fakePublisher{log: log}
+	svc := orders.NewService(store, pub, discard(), time.Now, opts)
+
+	svc.DrainOutbox(context.Background())
+
+	if diff := cmp.Diff([]string{"ClaimDue"}, log.get()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestGet(t *testing.T) {
+	stored := orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: t0}, Published: true}
+	log := &callLog{}
+	svc := orders.NewService(newFakeStore(log, stored), &fakePublisher{log: log}, discard(), steppingClock(), opts)
+
+	got, err := svc.Get(context.Background(), testID)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", testID, err)
+	}
+	if diff := cmp.Diff(stored, got); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+	const other = "0b6c2f7e-3f5c-4c55-9b0a-7d5b0a7ad7a1"
+	if _, err := svc.Get(context.Background(), other); !errors.Is(err, orderstore.ErrNotFound) {
+		t.Errorf("Get(%s) error = %v; want %v", other, err, orderstore.ErrNotFound)
+	}
+}

@@ -1,0 +1,646 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/orders"
+	"github.com/pubsub-app/pubsub/internal/orderstore"
+	"github.com/pubsub-app/pubsub/internal/web"
+	"github.com/pubsub-app/pubsub/templates"
+)
+
+const testID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+
+var placedAt = time.Date(2026, 5, 1, 12, 30, 0, 0, time.UTC)
+
+// fakeOrders is an in-memory web.Orders.
+type fakeOrders struct {
+	mu       sync.Mutex
+	records  map[string]orderstore.Record
+	placed   []order.Order
+	gets     []string
+	placeErr error
+	getErr   error
+}
+
+func newFakeOrders(recs ...orderstore.Record) *fakeOrders {
+	f := &fakeOrders{records: map[string]orderstore.Record{}}
+	for _, r := range recs {
+		f.records[r.ID] = r
+	}
+	return f
+}
+
+func (f *fakeOrders) Place(ctx context.Context, o order.Order) (orderstore.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.placed = append(f.placed, o)
+	if f.placeErr != nil {
+		return orderstore.Record{}, f.placeErr
+	}
+	o.CreatedAt = placedAt
+	rec := orderstore.Record{Order: o}
+	f.records[o.ID] = rec
+	return rec, nil
+}
+
+func (f *fakeOrders) Get(ctx context.Context, id string) (orderstore.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets = append(f.gets, id)
+	if f.getErr != nil {
+		return orderstore.Record{}, f.getErr
+	}
+	r, ok := f.records[id]
+	if !ok {
+		return orderstore.Record{}, orderstore.ErrNotFound
+	}
+	return r, nil
+}
+
+func (f *fakeOrders) placedOrders() []order.Order {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]order.Order(nil), f.placed...)
+}
+
+type fakePinger struct{ err error }
+
+func (p fakePinger) Ping(ctx context.Context) error { return p.err }
+
+func sample() (string, string) { return "Grace Hopper", "42.00" }
+
+func newServer(o web.Orders, p web.Pinger) *web.Server {
+	return web.NewServer(o, p, slog.New(slog.NewTextHandler(io.Discard, nil)), sample)
+}
+
+// response is what a handler answered.
+type response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+func serve(t *testing.T, h http.Handler, r *http.Request) response {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	res := rec.Result()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{res.StatusCode, res.Header, string(b)}
+}
+
+func postForm(form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+var hiddenID = regexp.MustCompile(`<input type="hidden" name="id" value="([^"]*)">`)
+
+// formID returns the order id a form page carries, checking it is a UUID.
+func formID(t *testing.T, body string) string {
+	t.Helper()
+	m := hiddenID.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("form page has no hidden id field:\n%s", body)
+	}
+	if _, err := order.ParseID(m[1]); err != nil {
+		t.Fatalf("form id %q: %v", m[1], err)
+	}
+	return m[1]
+}
+
+func wantHTML(t *testing.T, res response) {
+	t.Helper()
+	if got := res.Header.Get("Content-Type"); got != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type = %q; want %q", got, "text/html; charset=utf-8")
+	}
+	if !strings.HasPrefix(res.Body, "<!doctype html>") {
+		t.Errorf("body is not an HTML page:\n%s", res.Body)
+	}
+}
+
+func TestFormPage(t *testing.T) {
+	srv := newServer(newFakeOrders(), fakePinger{})
+	res := serve(t, srv, httptest.NewRequest(http.MethodGet, "/", nil))
+	if res.Status != http.StatusOK {
+		t.Fatalf("GET / status = %d; want 200", res.Status)
+	}
+	wantHTML(t, res)
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", got)
+	}
+	for _, want := range []string{
+		`<form method="post" action="/orders"`,
+		`name="customer" type="text" value="Grace Hopper"`,
+		`name="amount" type="text" inputmode="decimal" value="42.00"`,
+	} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("form page lacks %s:\n%s", want, res.Body)
+		}
+	}
+	if strings.Contains(res.Body, `class="error"`) || strings.Contains(res.Body, `role="alert"`) {
+		t.Errorf("fresh form shows an error:\n%s", res.Body)
+	}
+	first := formID(t, res.Body)
+	second := formID(t, serve(t, srv, httptest.NewRequest(http.MethodGet, "/", nil)).Body)
+	if first == second {
+		t.Errorf("two forms carry the same order id %s; want a fresh id each", first)
+	}
+}
+
+func TestPlaceRedirects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want order.Order // ID "" means a fresh one
+	}{
+		{"with id", url.Values{"id": {testID}, "customer": {"  Ada Lovelace "}, "amount": {"95.5"}}, order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550}},
+		{"without id", url.Values{"customer": {"Ada Lovelace"}, "amount": {"1000000.00"}}, order.Order{Customer: "Ada Lovelace", Amount: 1_000_000_00}},
+		{"empty id", url.Values{"id": {""}, "customer": {"Zoë"}, "amount": {"0.01"}}, order.Order{Customer: "Zoë", Amount: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), postForm(tc.form))
+			if res.Status != http.StatusSeeOther {
+				t.Fatalf("POST /orders status = %d; want 303\n%s", res.Status, res.Body)
+			}
+			placed := fo.placedOrders()
+			if len(placed) != 1 {
+				t.Fatalf("Place called %d times; want 1", len(placed))
+			}
+			want := tc.want
+			if want.ID == "" {
+				if _, err := order.ParseID(placed[0].ID); err != nil {
+					t.Errorf("generated order id %q: %v", placed[0].ID, err)
+				}
+				want.ID = placed[0].ID
+			}
+			if diff := cmp.Diff(want, placed[0]); diff != "" {
+				t.Errorf("placed order (-want +got):\n%s", diff)
+			}
+			if got, wantLoc := res.Header.Get("Location"), "/orders/"+want.ID; got != wantLoc {
+				t.Errorf("Location = %q; want %q", got, wantLoc)
+			}
+		})
+	}
+}
+
+func TestPlaceInvalid(t *testing.T) {
+	long := strings.Repeat("a", 101)
+	for _, tc := range []struct {
+		name       string
+		form       url.Values
+		wantMsgs   []string
+		wantValues []string // as they appear, escaped, in the re-filled form
+	}{
+		{
+			name:       "empty customer",
+			form:       url.Values{"id": {testID}, "customer": {""}, "amount": {"95.50"}},
+			wantMsgs:   []string{"Customer name is required."},
+			wantValues: []string{`name="customer" type="text" value=""`, `value="95.50"`},
+		},
+		{
+			name:       "101-character customer",
+			form:       url.Values{"id": {testID}, "customer": {long}, "amount": {"95.50"}},
+			wantMsgs:   []string{"Customer name must be at most 100 characters."},
+			wantValues: []string{`value="` + long + `"`, `value="95.50"`},
+		},
+		{
+			name:       "customer with a control character",
+			form:       url.Values{"id": {testID}, "customer": {"Ada\x00"}, "amount": {"95.50"}},
+			wantMsgs:   []string{"Customer name must contain only printable characters."},
+			wantValues: []string{`value="95.50"`},
+		},
+		{
+			name:       "amount not a number",
+			form:       url.Values{"id": {testID}, "customer": {"Ada Lovelace"}, "amount": {"abc"}},
+			wantMsgs:   []string{"Order total must be a number like 95 or 95.50."},
+			wantValues: []string{`value="Ada Lovelace"`, `value="abc"`},
+		},
+		{
+			name:       "three decimals",
+			form:       url.Values{"id": {testID}, "customer": {"Ada Lovelace"}, "amount": {"1.234"}},
+			wantMsgs:   []string{"Order total must have at most two decimal places."},
+			wantValues: []string{`value="Ada Lovelace"`, `value="1.234"`},
+		},
+		{
+			name:       "zero",
+			form:       url.Values{"id": {testID}, "customer": {"Ada Lovelace"}, "amount": {"0"}},
+			wantMsgs:   []string{"Order total must be greater than zero."},
+			wantValues: []string{`value="Ada Lovelace"`, `value="0"`},
+		},
+		{
+			name:       "too large",
+			form:       url.Values{"id": {testID}, "customer": {"Ada Lovelace"}, "amount": {"1000000.01"}},
+			wantMsgs:   []string{"Order total must be at most 1000000.00."},
+			wantValues: []string{`value="Ada Lovelace"`, `value="1000000.01"`},
+		},
+		{
+			name:       "missing amount",
+			form:       url.Values{"id": {testID}, "customer": {"Ada Lovelace"}},
+			wantMsgs:   []string{"Order total is required."},
+			wantValues: []string{`value="Ada Lovelace"`},
+		},
+		{
+			name:       "both fields",
+			form:       url.Values{"id": {testID}, "customer": {" "}, "amount": {"-5"}},
+			wantMsgs:   []string{"Customer name is required.", "Order total must be a number like 95 or 95.50."},
+			wantValues: []string{`value=" "`, `value="-5"`},
+		},
+		{
+			name:       "markup in the typed values is escaped",
+			form:       url.Values{"id": {testID}, "customer": {`"><script>alert(1)</script>`}, "amount": {`1.234"><b>`}},
+			wantMsgs:   []string{"Order total must be a number like 95 or 95.50."},
+			wantValues: []string{`value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`, `value="1.234&#34;&gt;&lt;b&gt;"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), postForm(tc.form))
+			if res.Status != http.StatusBadRequest {
+				t.Fatalf("status = %d; want 400", res.Status)
+			}
+			wantHTML(t, res)
+			if n := len(fo.placedOrders()); n != 0 {
+				t.Errorf("Place called %d times; want 0", n)
+			}
+			for _, want := range append(tc.wantMsgs, tc.wantValues...) {
+				if !strings.Contains(res.Body, want) {
+					t.Errorf("page lacks %s:\n%s", want, res.Body)
+				}
+			}
+			if want := "The order was not placed. Please correct the fields marked below."; !strings.Contains(res.Body, want) {
+				t.Errorf("page lacks %q", want)
+			}
+			if got := strings.Count(res.Body, `class="error"`); got != len(tc.wantMsgs) {
+				t.Errorf("page marks %d fields wrong; want %d", got, len(tc.wantMsgs))
+			}
+			if got := formID(t, res.Body); got != testID {
+				t.Errorf("re-filled form carries id %q; want the submitted %q", got, testID)
+			}
+			if strings.Contains(res.Body, "<script>") || strings.Contains(res.Body, "<b>") {
+				t.Errorf("page contains unescaped markup:\n%s", res.Body)
+			}
+		})
+	}
+}
+
+func TestPlaceInvalidIDIssuesNewOne(t *testing.T) {
+	fo := newFakeOrders()
+	res := serve(t, newServer(fo, fakePinger{}), postForm(url.Values{"id": {"not-a-uuid"}, "customer": {"Ada Lovelace"}, "amount": {"95.50"}}))
+	if res.Status != http.StatusBadRequest {
+		t.Fatalf("status = %d; want 400", res.Status)
+	}
+	if n := len(fo.placedOrders()); n != 0 {
+		t.Errorf("Place called %d times; want 0", n)
+	}
+	if want := "This form had no valid order id; a new one has been issued."; !strings.Contains(res.Body, want) {
+		t.Errorf("page lacks %q:\n%s", want, res.Body)
+	}
+	if id := formID(t, res.Body); id == "not-a-uuid" {
+		t.Errorf("form re-filled with the invalid id")
+	}
+	for _, want := range []string{`value="Ada Lovelace"`, `value="95.50"`} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}
+
+func TestPlaceErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		want    int
+		wantMsg string
+	}{
+		{"conflict", fmt.Errorf("order %s: %w", testID, orders.ErrConflict), http.StatusConflict, "Order id already used"},
+		{"store down", errors.New("dynamodb unavailable"), http.StatusServiceUnavailable, "Order not placed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fo := newFakeOrders()
+			fo.placeErr = tc.err
+			res := serve(t, newServer(fo, fakePinger{}), postForm(url.Values{"id": {testID}, "customer": {"Ada"}, "amount": {"1"}}))
+			if res.Status != tc.want {
+				t.Fatalf("status = %d; want %d", res.Status, tc.want)
+			}
+			wantHTML(t, res)
+			if !strings.Contains(res.Body, tc.wantMsg) {
+				t.Errorf("page lacks %q:\n%s", tc.wantMsg, res.Body)
+			}
+			if strings.Contains(res.Body, "dynamodb") {
+				t.Errorf("page leaks the internal error:\n%s", res.Body)
+			}
+		})
+	}
+}
+
+func TestOrderPage(t *testing.T) {
+	stored := orderstore.Record{
+		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: placedAt},
+		Published:   true,
+		PublishedAt: placedAt.Add(time.Second),
+		MessageID:   "sns-1",
+	}
+	const pending = "0b6c2f7e-3f5c-4c55-9b0a-7d5b0a7ad7a1"
+	unpublished := orderstore.Record{Order: order.Order{ID: pending, Customer: "Grace", Amount: 1, CreatedAt: placedAt}}
+	fo := newFakeOrders(stored, unpublished)
+	srv := newServer(fo, fakePinger{})
+
+	res := serve(t, srv, httptest.NewRequest(http.MethodGet, "/orders/"+testID, nil))
+	if res.Status != http.StatusOK {
+		t.Fatalf("GET /orders/%s status = %d; want 200", testID, res.Status)
+	}
+	wantHTML(t, res)
+	for _, want := range []string{
+		`<code id="order-id">` + testID + `</code>`,
+		`<dd id="order-customer">Ada Lovelace</dd>`,
+		`<dd id="order-amount">95.50</dd>`,
+		`<time datetime="2026-05-01T12:30:00Z">`,
+		`<span class="badge ok">Published</span> at 12:30:01 UTC`,
+	} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("order page lacks %s:\n%s", want, res.Body)
+		}
+	}
+
+	res = serve(t, srv, httptest.NewRequest(http.MethodGet, "/orders/"+pending, nil))
+	if res.Status != http.StatusOK {
+		t.Fatalf("GET /orders/%s status = %d; want 200", pending, res.Status)
+	}
+	if want := `<span class="badge wait">Being processed</span>`; !strings.Contains(res.Body, want) {
+		t.Errorf("unpublished order page lacks %s:\n%s", want, res.Body)
+	}
+}
+
+func TestOrderPageNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		wantGet    bool // whether the id reaches the store
+	}{
+		{"unknown id", "/orders/0b6c2f7e-3f5c-4c55-9b0a-7d5b0a7ad7a1", true},
+		{"not a uuid", "/orders/not-a-uuid", false},
+		{"braced uuid", "/orders/%7B" + testID + "%7D", false},
+		{"escaped path", "/orders/..%2F..%2Fetc%2Fpasswd", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if res.Status != http.StatusNotFound {
+				t.Fatalf("GET %s status = %d; want 404", tc.path, res.Status)
+			}
+			wantHTML(t, res)
+			if !strings.Contains(res.Body, "Order not found") {
+				t.Errorf("page lacks %q:\n%s", "Order not found", res.Body)
+			}
+			if got := len(fo.gets) > 0; got != tc.wantGet {
+				t.Errorf("store read = %v (%v); want %v", got, fo.gets, tc.wantGet)
+			}
+		})
+	}
+}
+
+func TestOrderPageStoreError(t *testing.T) {
+	fo := newFakeOrders()
+	fo.getErr = errors.New("dynamodb unavailable")
+	res := serve(t, newServer(fo, fakePinger{}), httptest.NewRequest(http.MethodGet, "/orders/"+testID, nil))
+	if res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d; want 503", res.Status)
+	}
+	if !strings.Contains(res.Body, "Order unavailable") {
+		t.Errorf("page lacks %q:\n%s", "Order unavailable", res.Body)
+	}
+}
+
+func TestOrderPageEscapesCustomer(t *testing.T) {
+	fo := newFakeOrders(orderstore.Record{Order: order.Order{ID: testID, Customer: `<script>alert(1)</script>`, Amount: 100, CreatedAt: placedAt}})
+	res := serve(t, newServer(fo, fakePinger{}), httptest.NewRequest(http.MethodGet, "/orders/"+testID, nil))
+	if res.Status != http.StatusOK {
+		t.Fatalf("status = %d; want 200", res.Status)
+	}
+	if want := `<dd id="order-customer">&lt;script&gt;alert(1)&lt;/script&gt;</dd>`; !strings.Contains(res.Body, want) {
+		t.Errorf("order page lacks the escaped name %s:\n%s", want, res.Body)
+	}
+	if strings.Contains(res.Body, "<script>") {
+		t.Errorf("order page contains a raw <script>:\n%s", res.Body)
+	}
+}
+
+func TestUnknownPath(t *testing.T) {
+	for _, path := range []string{"/nope", "/orders/", "/orders/" + testID + "/x", "/static/form.html", "/static/", "/index.html"} {
+		t.Run(path, func(t *testing.T) {
+			res := serve(t, newServer(newFakeOrders(), fakePinger{}), httptest.NewRequest(http.MethodGet, path, nil))
+			if res.Status != http.StatusNotFound {
+				t.Fatalf("GET %s status = %d; want 404", path, res.Status)
+			}
+			wantHTML(t, res)
+			if !strings.Contains(res.Body, "Page not found") {
+				t.Errorf("page lacks %q:\n%s", "Page not found", res.Body)
+			}
+		})
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		method, path string
+		wantAllow    string
+	}{
+		{http.MethodDelete, "/orders", "POST"},
+		{http.MethodGet, "/orders", "POST"},
+		{http.MethodPut, "/", "GET, HEAD"},
+		{http.MethodPost, "/", "GET, HEAD"},
+		{http.MethodPost, "/orders/" + testID, "GET, HEAD"},
+		{http.MethodPost, "/healthz", "GET, HEAD"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), httptest.NewRequest(tc.method, tc.path, nil))
+			if res.Status != http.StatusMethodNotAllowed {
+				t.Fatalf("status = %d; want 405", res.Status)
+			}
+			if got := res.Header.Get("Allow"); got != tc.wantAllow {
+				t.Errorf("Allow = %q; want %q", got, tc.wantAllow)
+			}
+			if n := len(fo.placedOrders()); n != 0 {
+				t.Errorf("Place called %d times; want 0", n)
+			}
+		})
+	}
+}
+
+func TestCrossOriginProtection(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"cross-site fetch", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"same-site fetch", map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"foreign origin", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"origin on another port", map[string]string{"Origin": "http://example.com:8080"}, http.StatusForbidden},
+		{"same-origin fetch", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
+		{"user-initiated fetch", map[string]string{"Sec-Fetch-Site": "none"}, http.StatusSeeOther},
+		{"same origin", map[string]string{"Origin": "http://example.com"}, http.StatusSeeOther},
+		{"no browser headers (curl)", nil, http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fo := newFakeOrders()
+			r := postForm(url.Values{"id": {testID}, "customer": {"Ada"}, "amount": {"95.50"}})
+			for k, v := range tc.headers {
+				r.Header.Set(k, v)
+			}
+			res := serve(t, newServer(fo, fakePinger{}), r)
+			if res.Status != tc.want {
+				t.Fatalf("status = %d (Host %s); want %d\n%s", res.Status, r.Host, tc.want, res.Body)
+			}
+			wantPlaced := 0
+			if tc.want == http.StatusSeeOther {
+				wantPlaced = 1
+			} else {
+				wantHTML(t, res)
+				if !strings.Contains(res.Body, "Request refused") {
+					t.Errorf("page lacks %q:\n%s", "Request refused", res.Body)
+				}
+			}
+			if n := len(fo.placedOrders()); n != wantPlaced {
+				t.Errorf("Place called %d times; want %d", n, wantPlaced)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	fo := newFakeOrders(orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: placedAt}})
+	crossSite := postForm(url.Values{"customer": {"Ada"}, "amount": {"1"}})
+	crossSite.Header.Set("Sec-Fetch-Site", "cross-site")
+	for name, r := range map[string]*http.Request{
+		"form":        httptest.NewRequest(http.MethodGet, "/", nil),
+		"place":       postForm(url.Values{"customer": {"Ada"}, "amount": {"1"}}),
+		"invalid":     postForm(url.Values{"customer": {""}, "amount": {"1"}}),
+		"too large":   postForm(url.Values{"customer": {strings.Repeat("a", web.MaxBodyBytes)}}),
+		"order":       httptest.NewRequest(http.MethodGet, "/orders/"+testID, nil),
+		"no order":    httptest.NewRequest(http.MethodGet, "/orders/x", nil),
+		"not found":   httptest.NewRequest(http.MethodGet, "/nope", nil),
+		"bad method":  httptest.NewRequest(http.MethodDelete, "/orders", nil),
+		"cross-site":  crossSite,
+		"health":      httptest.NewRequest(http.MethodGet, "/healthz", nil),
+		"stylesheet":  httptest.NewRequest(http.MethodGet, "/static/style.css", nil),
+		"head of one": httptest.NewRequest(http.MethodHead, "/", nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := serve(t, newServer(fo, fakePinger{}), r)
+			for k, want := range map[string]string{
+				"X-Frame-Options":        "DENY",
+				"X-Content-Type-Options": "nosniff",
+				"Referrer-Policy":        "same-origin",
+			} {
+				if got := res.Header.Get(k); got != want {
+					t.Errorf("%s = %q; want %q (status %d)", k, got, want, res.Status)
+				}
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"default-src 'none'", "style-src 'self'", "form-action 'self'", "frame-ancestors 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %q (status %d)", csp, want, res.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	valid := url.Values{"id": {testID}, "customer": {"Ada"}, "amount": {"95.50"}}.Encode() + "&pad="
+	for _, tc := range []struct {
+		name string
+		size int
+		want int
+	}{
+		{"at the limit", web.MaxBodyBytes, http.StatusSeeOther},
+		{"one byte over", web.MaxBodyBytes + 1, http.StatusRequestEntityTooLarge},
+		{"far over", 10 * web.MaxBodyBytes, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := valid + strings.Repeat("x", tc.size-len(valid))
+			r := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), r)
+			if res.Status != tc.want {
+				t.Fatalf("POST of %d bytes: status = %d; want %d", len(body), res.Status, tc.want)
+			}
+			wantPlaced := 0
+			if tc.want == http.StatusSeeOther {
+				wantPlaced = 1
+			} else if !strings.Contains(res.Body, "Request too large") {
+				t.Errorf("page lacks %q:\n%s", "Request too large", res.Body)
+			}
+			if n := len(fo.placedOrders()); n != wantPlaced {
+				t.Errorf("Place called %d times; want %d", n, wantPlaced)
+			}
+		})
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		want     int
+		wantBody string
+	}{
+		{"healthy", nil, http.StatusOK, "ok\n"},
+		{"table unreachable", errors.New("describe table: timeout"), http.StatusServiceUnavailable, "unhealthy: orders table unreachable\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := serve(t, newServer(newFakeOrders(), fakePinger{tc.err}), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+			if res.Status != tc.want {
+				t.Errorf("status = %d; want %d", res.Status, tc.want)
+			}
+			if res.Body != tc.wantBody {
+				t.Errorf("body = %q; want %q", res.Body, tc.wantBody)
+			}
+			if got := res.Header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q; want no-store", got)
+			}
+		})
+	}
+}
+
+func TestStylesheet(t *testing.T) {
+	res := serve(t, newServer(newFakeOrders(), fakePinger{}), httptest.NewRequest(http.MethodGet, "/static/style.css", nil))
+	if res.Status != http.StatusOK {
+		t.Fatalf("status = %d; want 200", res.Status)
+	}
+	if got := res.Header.Get("Content-Type"); got != "text/css; charset=utf-8" {
+		t.Errorf("Content-Type = %q; want %q", got, "text/css; charset=utf-8")
+	}
+	want, err := fs.ReadFile(templates.FS, "style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || res.Body != string(want) {
+		t.Errorf("body is not templates/style.css (%d bytes; want %d)", len(res.Body), len(want))
+	}
+}
