@@ -19,10 +19,10 @@ import (
 
 // The promotion rule. The subscription's filter policy in
 // copilot/promotion/manifest.yml must use the same threshold; a test checks it.
-const (
-	Threshold       money.Cents = 80_00
-	DiscountPercent             = 20
-)
+const Threshold money.Cents = 80_00
+
+// DiscountPercent is the coupon's discount on the next purchase.
+const DiscountPercent = 20
 
 // Outcomes the handler reports.
 const (
