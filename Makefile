@@ -124,3 +124,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./internal/money
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOrder$$' -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./internal/order
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./internal/events
+
+# --- Benchmarks (bench/ is its own module: the Go CDK baseline stays out of the product's go.mod)
+# BENCHFLAGS passes flags to it, e.g. BENCHFLAGS='-duration 6s -idle 20s' for a shorter run.
+.PHONY: bench
+
+## bench: worker and publisher throughput and latency against the emulator, each beside its baseline
+bench: build venv
+	bin/dev exec -python $(VENV)/bin/python -- sh -c 'cd bench && $(GO) run . $(BENCHFLAGS)'
