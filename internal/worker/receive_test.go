@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,5 +109,29 @@ func TestConfigFromEnv(t *testing.T) {
 				tc.check(t, c)
 			}
 		})
+	}
+}
+
+// TestEngineKeepsGoroutinesFlat handles two rounds of 300 messages: the
+// second round leaves no more goroutines behind than the first (a fixed
+// pool, one deleter, one heartbeat; nothing per message outlives it).
+func TestEngineKeepsGoroutinesFlat(t *testing.T) {
+	client := newFakeSQS(t)
+	h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { return "ok", nil })
+	e, _, _ := startTestEngine(t, client, h, Config{})
+	round := func(from int) int {
+		for i := from; i < from+300; i++ {
+			client.push(sqsMessage("h"+strconv.Itoa(i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
+		}
+		eventually(t, "the round handled and deleted", func() bool {
+			return e.Stats().Succeeded == int64(from+300) && len(client.deleted()) == from+300
+		})
+		time.Sleep(50 * time.Millisecond) // let finished work unwind
+		return runtime.NumGoroutine()
+	}
+	first := round(0)
+	second := round(300)
+	if second > first+2 {
+		t.Errorf("goroutines after 300 messages = %d, after 600 = %d; want no growth", first, second)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -148,5 +150,34 @@ func TestHealthzReportsUnreachableDynamoDB(t *testing.T) {
 			t.Fatalf("publisher never answered: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestSlowClientIsCutOff opens a connection and never finishes its headers
+// (a slowloris): the publisher closes it after its read-header timeout
+// instead of holding it open forever.
+func TestSlowClientIsCutOff(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	base, _, logs := startPublisher(t, emu, dep)
+	waitHealthy(t, base, logs)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: publisher\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.ReadAll(conn) // returns when the server closes the connection
+	took := time.Since(start)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("connection still open after %s of unfinished headers", took.Round(time.Second))
+	}
+	if took < 4*time.Second || took > 10*time.Second {
+		t.Errorf("server closed the unfinished request after %s, want about its 5s read-header timeout", took.Round(100*time.Millisecond))
 	}
 }
