@@ -358,7 +358,7 @@ func TestEngineDeletesHandledMessages(t *testing.T) {
 }
 
 func TestEngineBoundsConcurrency(t *testing.T) {
-	const n, limit = 12, 3
+	const n, limit = 20, 3
 	var msgs []types.Message
 	for i := range n {
 		msgs = append(msgs, sqsMessage(fmt.Sprintf("handle-%02d", i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
@@ -385,6 +385,13 @@ func TestEngineBoundsConcurrency(t *testing.T) {
 		return active == limit
 	})
 	time.Sleep(20 * time.Millisecond) // room for a wrongly started fourth handler
+	client.mu.Lock()
+	held := client.received
+	client.mu.Unlock()
+	// The running handlers' messages plus one batch received ahead.
+	if held > limit+10 {
+		t.Errorf("engine holds %d messages with %d handlers busy; want at most %d (one batch ahead)", held, limit, limit+10)
+	}
 	close(release)
 	eventually(t, "every message to be deleted", func() bool { return len(client.deleted()) == n })
 	if err := stop(); err != nil {
@@ -395,8 +402,8 @@ func TestEngineBoundsConcurrency(t *testing.T) {
 	if peak != limit {
 		t.Errorf("at most %d handlers ran at once; want %d", peak, limit)
 	}
-	if got := client.maxRequested(); got > limit {
-		t.Errorf("ReceiveMessage asked for up to %d messages; want at most Concurrency = %d", got, limit)
+	if got := client.maxRequested(); got != 10 {
+		t.Errorf("ReceiveMessage asked for up to %d messages; want full batches of 10", got)
 	}
 }
 

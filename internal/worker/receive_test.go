@@ -74,8 +74,8 @@ func TestConfigFromEnv(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Topic != testTopic || c.Concurrency != 20 || c.MaxReceives != 3 || c.WaitTime != 20*time.Second || c.VisibilityTimeout != 30*time.Second {
-				t.Errorf("config = %+v; want topic %s, concurrency 20, max receives 3, wait 20s, visibility 30s", c, testTopic)
+			if c.Topic != testTopic || c.Concurrency != 10 || c.MaxReceives != 3 || c.WaitTime != 20*time.Second || c.VisibilityTimeout != 30*time.Second {
+				t.Errorf("config = %+v; want topic %s, concurrency 10, max receives 3, wait 20s, visibility 30s", c, testTopic)
 			}
 		}},
 		{name: "tuned", set: map[string]string{"WORKER_CONCURRENCY": "4", "WORKER_MAX_RECEIVES": "5", "WORKER_DRAIN_TIMEOUT": "2500ms", "WORKER_VISIBILITY_TIMEOUT": "45s"}, check: func(t *testing.T, c Config) {

@@ -52,8 +52,9 @@ type Config struct {
 	// received this often goes to the DLQ next (default 3). It only labels
 	// logs and counters; SQS's redrive policy does the moving.
 	MaxReceives int
-	// Concurrency is the number of handlers running at once (default 20). A
-	// new batch is received once half of them (at most 10) are free.
+	// Concurrency is the number of handlers running at once (default 10).
+	// One more batch of 10 is received ahead, so receives are always full
+	// and handlers never wait on one.
 	Concurrency int
 	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
 	WaitTime time.Duration
@@ -81,7 +82,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 20
+		c.Concurrency = 10
 	}
 	if c.MaxReceives <= 0 {
 		c.MaxReceives = 3
@@ -150,28 +151,33 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	// A fixed pool of handlers: long-lived goroutines keep their grown
 	// stacks, where a goroutine per message would grow a new one each time.
-	slots := make(chan struct{}, e.cfg.Concurrency)
-	jobs := make(chan types.Message, e.cfg.Concurrency)
+	// A slot is a message held: running, or received ahead and waiting.
+	slots := make(chan struct{}, e.cfg.Concurrency+batchSize)
+	jobs := make(chan types.Message, e.cfg.Concurrency+batchSize)
 	var pool sync.WaitGroup
 	for range e.cfg.Concurrency {
 		pool.Add(1)
 		go func() {
 			defer pool.Done()
 			for m := range jobs {
-				e.process(workCtx, m, del, hb)
+				if ctx.Err() != nil {
+					// Draining: what has not started goes back at once.
+					e.release(m, hb)
+				} else {
+					e.process(workCtx, m, del, hb)
+				}
 				<-slots
 			}
 		}()
 	}
 
-	// Receive only what the pool can start now, and only once a useful
-	// batch is free: many small receives would cost a request per message.
-	threshold := min(10, max(1, e.cfg.Concurrency/2))
+	// Receive a full batch once a batch's worth of slots is free: a request
+	// costs the same for 1 message as for 10.
 	var receiveFailures int
 receiving:
 	for ctx.Err() == nil {
 		n := 0
-		for n < threshold {
+		for n < batchSize {
 			select {
 			case slots <- struct{}{}:
 				n++
@@ -181,15 +187,6 @@ receiving:
 				}
 				break receiving
 			}
-		}
-		for n < 10 {
-			select {
-			case slots <- struct{}{}:
-				n++
-				continue
-			default:
-			}
-			break
 		}
 		msgs, err := e.receive(ctx, n)
 		for range n - len(msgs) {
@@ -243,6 +240,19 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 	}
 	e.received.Add(int64(len(out.Messages)))
 	return out.Messages, nil
+}
+
+// batchSize is the most messages one receive or delete request carries.
+const batchSize = 10
+
+// release hands a message that was received but not started back to the
+// queue, for another worker.
+func (e *Engine) release(m types.Message, hb *heartbeat) {
+	hb.remove(m)
+	e.released.Add(1)
+	attrs := []slog.Attr{slog.String("message_id", aws.ToString(m.MessageId))}
+	e.log.LogAttrs(context.Background(), slog.LevelInfo, "message handed back unstarted", append(attrs, slog.String("outcome", "released"))...)
+	e.setVisibility(m, 0, attrs)
 }
 
 // process handles one message and logs one line about it.
