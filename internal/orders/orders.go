@@ -168,7 +168,8 @@ func (s *Service) RunOutbox(ctx context.Context) {
 	}
 }
 
-// DrainOutbox claims the orders due now, batch by batch, and publishes each.
+// DrainOutbox claims the orders due now, batch by batch, and publishes each,
+// until a poll claims nothing: the rest, if any, is another task's.
 func (s *Service) DrainOutbox(ctx context.Context) {
 	for ctx.Err() == nil {
 		due, err := s.store.ClaimDue(ctx, s.now().UTC(), s.opts.Lease, s.opts.Batch)
@@ -178,7 +179,7 @@ func (s *Service) DrainOutbox(ctx context.Context) {
 		for i := range due {
 			s.publish(ctx, &due[i])
 		}
-		if len(due) < s.opts.Batch {
+		if len(due) == 0 {
 			return
 		}
 	}
