@@ -139,28 +139,19 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	}
 	fmt.Fprintf(stdout, "dev: open http://localhost:%d/ to place an order; Ctrl-C stops everything\n", port)
 
-	exited := make(chan string, len(g.Procs()))
+	exited := make(chan *procgroup.Proc, len(g.Procs()))
 	for _, p := range g.Procs() {
-		go func() { <-p.Done(); exited <- p.Name }()
+		go func() { <-p.Done(); exited <- p }()
 	}
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "dev: stopping")
-	case name := <-exited:
-		fmt.Fprintf(stdout, "dev: %s exited (%v); stopping the others\n", name, errOrNil(g, name))
+	case p := <-exited:
+		fmt.Fprintf(stdout, "dev: %s exited (%v); stopping the others\n", p.Name, p.Err())
 	}
 	failed := g.Stop(30 * time.Second)
 	if len(failed) > 0 {
 		return fmt.Errorf("services did not stop cleanly: %v", failed)
-	}
-	return nil
-}
-
-func errOrNil(g *procgroup.Group, name string) error {
-	for _, p := range g.Procs() {
-		if p.Name == name {
-			return p.Err()
-		}
 	}
 	return nil
 }

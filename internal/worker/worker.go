@@ -162,7 +162,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			for m := range jobs {
 				if ctx.Err() != nil {
 					// Draining: what has not started goes back at once.
-					e.release(m, hb)
+					hb.remove(m)
+					e.handBack(m, "message handed back unstarted", []slog.Attr{slog.String("message_id", aws.ToString(m.MessageId))})
 				} else {
 					e.process(workCtx, m, del, hb)
 				}
@@ -245,19 +246,17 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 // batchSize is the most messages one receive or delete request carries.
 const batchSize = 10
 
-// release hands a message that was received but not started back to the
-// queue, for another worker.
-func (e *Engine) release(m types.Message, hb *heartbeat) {
-	hb.remove(m)
+// handBack returns a message to the queue at once (visibility 0) for
+// another worker: one received ahead but not started, or one whose handler
+// the drain budget cut off.
+func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
 	e.released.Add(1)
-	attrs := []slog.Attr{slog.String("message_id", aws.ToString(m.MessageId))}
-	e.log.LogAttrs(context.Background(), slog.LevelInfo, "message handed back unstarted", append(attrs, slog.String("outcome", "released"))...)
+	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.String("outcome", "released"))...)
 	e.setVisibility(m, 0, attrs)
 }
 
 // process handles one message and logs one line about it.
 func (e *Engine) process(ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
-	defer hb.remove(m)
 	start := time.Now()
 	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	attrs := make([]slog.Attr, 0, 8)
@@ -265,26 +264,26 @@ func (e *Engine) process(ctx context.Context, m types.Message, del *deleter, hb 
 
 	ev, err := e.decode(m)
 	if err != nil {
+		hb.remove(m)
 		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, attrs)
 		return
 	}
 	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
 	outcome, err := e.handler.Handle(ctx, ev)
+	// Stop extending the message before it is deleted or made visible again,
+	// so no heartbeat undoes either.
+	hb.remove(m)
 	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 
 	switch {
 	case err == nil:
 		e.succeeded.Add(1)
-		hb.remove(m) // before the delete, so no heartbeat races it
 		del.add(m)
 		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
 	case errors.Is(err, ErrPermanent):
 		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
 	case ctx.Err() != nil:
-		e.released.Add(1)
-		e.log.LogAttrs(context.Background(), slog.LevelWarn, "handler stopped by shutdown, message handed back",
-			append(attrs, slog.String("outcome", "released"), slog.String("error", err.Error()))...)
-		e.setVisibility(m, 0, attrs)
+		e.handBack(m, "handler stopped by shutdown, message handed back", append(attrs, slog.String("error", err.Error())))
 	default:
 		e.failed.Add(1)
 		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pubsub-app/pubsub/internal/emulatortest"
+
 	"go.yaml.in/yaml/v3"
 )
 
 // TestAddonsPassCfnLint runs cfn-lint (installed into .venv by make venv) over every addon
 // template, as CloudFormation would see them on `copilot svc deploy`.
 func TestAddonsPassCfnLint(t *testing.T) {
-	root := repoRoot(t)
+	root := emulatortest.RepoRoot(t)
 	bin := os.Getenv("CFN_LINT")
 	if bin == "" {
 		bin = filepath.Join(root, ".venv", "bin", "cfn-lint")
@@ -39,7 +41,7 @@ func TestAddonsPassCfnLint(t *testing.T) {
 // TestAddonPolicies: each service's task role gets only the DynamoDB actions its code calls,
 // on its own table (and that table's indexes), and at least the ones it cannot work without.
 func TestAddonPolicies(t *testing.T) {
-	root := repoRoot(t)
+	root := emulatortest.RepoRoot(t)
 	for _, tc := range []struct {
 		svc     string
 		needed  []string // actions the code calls
@@ -106,7 +108,7 @@ func TestAddonPolicies(t *testing.T) {
 // TestAddonParameters: Copilot passes an addon the parameters App, Env and Name only (and
 // those of addons.parameters.yml), so each must be declared and any other needs a default.
 func TestAddonParameters(t *testing.T) {
-	root := repoRoot(t)
+	root := emulatortest.RepoRoot(t)
 	for _, f := range addonTemplates(t, root) {
 		t.Run(f, func(t *testing.T) {
 			tpl := readTemplate(t, filepath.Join(root, f))

@@ -6,7 +6,6 @@ package deploy
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/topology"
@@ -17,35 +16,6 @@ var wantServices = map[string]string{
 	"publisher":  topology.TypeLoadBalancedWeb,
 	"fulfilment": topology.TypeWorker,
 	"promotion":  topology.TypeWorker,
-}
-
-// repoRoot is the module root: the folder of go.mod above the test's directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
-// loadTopology parses copilot/ as make run and the integration tests do.
-func loadTopology(t *testing.T) *topology.Topology {
-	t.Helper()
-	top, err := topology.Load(os.DirFS(filepath.Join(repoRoot(t), "copilot")))
-	if err != nil {
-		t.Fatalf("topology.Load(copilot/): %v", err)
-	}
-	return top
 }
 
 // service returns the named service of the topology or stops the test.
