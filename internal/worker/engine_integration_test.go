@@ -222,6 +222,54 @@ func TestDrainHandsBackUnfinishedWork(t *testing.T) {
 	}
 }
 
+// TestStoppingWorkerLeavesNewOrderToNext stops an idle worker in the middle
+// of its 20s long poll and publishes an order at once, as happens in every
+// rolling deploy. The stopping worker must not leave its poll to the server
+// (which would take the order for a client that is gone and hide it for the
+// 30s visibility timeout): the next worker receives the order within a few
+// seconds.
+func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
+	emu := emulatortest.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := sqs.NewFromConfig(emu.Config)
+	url := dep.Services["fulfilment"].QueueURL
+
+	var handled atomic.Int32
+	h := handlerFunc(func(context.Context, events.OrderPlaced) (string, error) {
+		handled.Add(1)
+		return "fulfilled", nil
+	})
+	e := worker.New(client, h, worker.Config{QueueURL: url, WaitTime: 20 * time.Second, DrainTimeout: 25 * time.Second}, discardLogger())
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(runCtx) }()
+	time.Sleep(time.Second) // the first long poll is on the server
+	stop()
+	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
+	if err := <-ran; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if n := handled.Load(); n != 0 {
+		t.Errorf("the stopping worker handled %d orders, want 0 (it stopped before the order was published)", n)
+	}
+
+	published := time.Now()
+	var got int
+	for time.Since(published) < 10*time.Second && got == 0 {
+		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = len(out.Messages)
+	}
+	if got != 1 {
+		t.Fatalf("the next worker received no order within 10s of its publication; want it at once (stats of the stopped worker: %+v)", e.Stats())
+	}
+	t.Logf("the next worker received the order %s after its publication (stopped worker: %+v)", time.Since(published).Round(time.Millisecond), e.Stats())
+}
+
 // TestTwoWorkersShareQueue runs two engines on one queue holding 500 orders:
 // every order is fulfilled, each effect exactly once.
 func TestTwoWorkersShareQueue(t *testing.T) {

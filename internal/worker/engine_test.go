@@ -47,8 +47,9 @@ type fakeSQS struct {
 
 	mu        sync.Mutex
 	queue     []types.Message
-	received  int     // messages handed out
-	requested []int32 // MaxNumberOfMessages of each receive
+	orphaned  []types.Message // taken by a poll whose client had gone
+	received  int             // messages handed out
+	requested []int32         // MaxNumberOfMessages of each receive
 	batches   [][]string
 	vis       []visChange
 }
@@ -71,7 +72,10 @@ func (f *fakeSQS) push(msgs ...types.Message) {
 
 // ReceiveMessage hands out at most MaxNumberOfMessages queued messages, or
 // long-polls for WaitTimeSeconds (20ms when zero), returning early when
-// messages arrive or ctx ends.
+// messages arrive. Like SQS, the poll outlives a client that gives up on it:
+// when ctx ends, the call returns but the poll goes on to its wait time, and
+// what it takes then is orphaned (hidden from everyone until its visibility
+// timeout, here for ever).
 func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	max := in.MaxNumberOfMessages
 	f.mu.Lock()
@@ -91,30 +95,58 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 	if wait == 0 {
 		wait = 20 * time.Millisecond
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		f.mu.Lock()
-		if len(f.queue) > 0 {
-			n := min(len(f.queue), int(max))
-			msgs := slices.Clone(f.queue[:n])
-			f.queue = f.queue[n:]
-			f.received += n
+	type result struct{ msgs []types.Message }
+	polled := make(chan result, 1)
+	abandoned := false // guarded by f.mu
+	go func() {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			f.mu.Lock()
+			if len(f.queue) > 0 {
+				n := min(len(f.queue), int(max))
+				msgs := slices.Clone(f.queue[:n])
+				f.queue = f.queue[n:]
+				if abandoned {
+					f.orphaned = append(f.orphaned, msgs...)
+				} else {
+					f.received += n
+				}
+				f.mu.Unlock()
+				polled <- result{msgs}
+				return
+			}
 			f.mu.Unlock()
-			return &sqs.ReceiveMessageOutput{Messages: msgs}, nil
+			select {
+			case <-f.arrived:
+			case <-timer.C:
+				polled <- result{}
+				return
+			}
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		f.mu.Lock()
+		abandoned = true
+		select {
+		case r := <-polled: // taken just before the client gave up: lost all the same
+			f.received -= len(r.msgs)
+			f.orphaned = append(f.orphaned, r.msgs...)
+		default:
 		}
 		f.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-f.arrived:
-		case <-timer.C:
-			return &sqs.ReceiveMessageOutput{}, nil
-		}
+		return nil, ctx.Err()
+	case r := <-polled:
+		return &sqs.ReceiveMessageOutput{Messages: r.msgs}, nil
 	}
+}
+
+// orphans returns the messages taken by polls whose client had gone.
+func (f *fakeSQS) orphans() []types.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.orphaned)
 }
 
 func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
@@ -555,7 +587,8 @@ func TestEngineDrainsInFlightWork(t *testing.T) {
 	<-started
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	// A message that arrives after the cancellation must stay in the queue.
+	// A message that arrives after the cancellation is taken by the poll
+	// still running and handed back at once, unhandled.
 	time.Sleep(10 * time.Millisecond)
 	client.push(sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"))
 	select {
@@ -574,13 +607,13 @@ func TestEngineDrainsInFlightWork(t *testing.T) {
 	if diff := cmp.Diff([]string{"h1"}, client.deleted()); diff != "" {
 		t.Errorf("deleted (-want +got):\n%s", diff)
 	}
-	if got := client.queued(); got != 1 {
-		t.Errorf("%d messages left in the queue; want 1 (the one sent after cancellation)", got)
+	if got := client.orphans(); len(got) != 0 {
+		t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
 	}
-	if got := client.visChanges(); len(got) != 0 {
-		t.Errorf("visibility changes = %v; want none", got)
+	if diff := cmp.Diff([]visChange{{"h2", 0}}, client.visChanges()); diff != "" {
+		t.Errorf("visibility changes (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(Stats{Received: 1, Succeeded: 1}, e.Stats()); diff != "" {
+	if diff := cmp.Diff(Stats{Received: 2, Succeeded: 1, Released: 1}, e.Stats()); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
 }
@@ -618,21 +651,38 @@ func TestEngineDrainTimeoutReleasesMessage(t *testing.T) {
 	}
 }
 
-// TestEngineIdleStop checks that an engine with nothing to do stops promptly:
-// cancellation ends the long poll.
-func TestEngineIdleStop(t *testing.T) {
+// TestEngineStopNeverAbandonsAPoll stops an idle engine in the middle of a
+// long poll and sends a message while that poll still runs. The engine lets
+// the poll finish instead of abandoning it (SQS would go on polling for a
+// client that is gone and hide the message for a visibility timeout), hands
+// the message back at once and returns within the poll's wait time.
+func TestEngineStopNeverAbandonsAPoll(t *testing.T) {
+	const wait = 2 * time.Second
 	client := newFakeSQS(t)
-	_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-		t.Error("handler called with an empty queue")
+	e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		t.Error("handler called during shutdown")
 		return "", nil
-	}), Config{WaitTime: 20 * time.Second})
+	}), Config{WaitTime: wait})
 	eventually(t, "a receive", func() bool { return client.maxRequested() > 0 })
 	begin := time.Now()
-	if err := stop(); err != nil {
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(100 * time.Millisecond)
+	client.push(sqsMessage("late", snsNotification(t, testTopicARN, testOrder(1)), "1"))
+	if err := <-stopped; err != nil {
 		t.Fatalf("Run = %v; want nil", err)
 	}
-	if took := time.Since(begin); took > time.Second {
-		t.Errorf("Run took %v to return after cancellation; want it to abandon the 20s long poll", took)
+	if took := time.Since(begin); took > wait+time.Second {
+		t.Errorf("Run took %v to return after cancellation; want at most the %v poll", took, wait)
+	}
+	if got := client.orphans(); len(got) != 0 {
+		t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
+	}
+	if diff := cmp.Diff([]visChange{{"late", 0}}, client.visChanges()); diff != "" {
+		t.Errorf("visibility changes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Stats{Received: 1, Released: 1}, e.Stats()); diff != "" {
+		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
 }
 

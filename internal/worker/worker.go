@@ -42,6 +42,11 @@ type Handler interface {
 // ErrPermanent marks a handler error that retrying cannot fix.
 var ErrPermanent = errors.New("permanent failure")
 
+// MaxWaitTime is SQS's longest long poll, and the engine's default: the
+// fewest empty receives. A stopping engine lets its poll finish, so this also
+// bounds how long a stop can wait on one.
+const MaxWaitTime = 20 * time.Second
+
 // Config tunes the engine. Zero values take the defaults noted.
 type Config struct {
 	QueueURL string
@@ -62,7 +67,8 @@ type Config struct {
 	// longer has its message's visibility extended (default 30s).
 	VisibilityTimeout time.Duration
 	// DrainTimeout bounds how long in-flight handlers may run after the
-	// context is cancelled (default 20s, below ECS's 30s stop timeout).
+	// context is cancelled (default 20s, below ECS's 30s stop timeout). Keep
+	// it at least WaitTime: the receive in flight is let finish too.
 	DrainTimeout time.Duration
 	// RetryBase and RetryMax bound the back-off after a handler error: the
 	// message becomes visible again after RetryBase × 2^(receives-1), at most
@@ -87,10 +93,8 @@ func (c *Config) setDefaults() {
 	if c.MaxReceives <= 0 {
 		c.MaxReceives = 3
 	}
-	def(&c.WaitTime, 20*time.Second)
-	if c.WaitTime > 20*time.Second {
-		c.WaitTime = 20 * time.Second
-	}
+	def(&c.WaitTime, MaxWaitTime)
+	c.WaitTime = min(c.WaitTime, MaxWaitTime)
 	def(&c.VisibilityTimeout, 30*time.Second)
 	c.VisibilityTimeout = max(c.VisibilityTimeout, time.Second) // SQS counts whole seconds
 	def(&c.DrainTimeout, 20*time.Second)
@@ -137,11 +141,18 @@ func (e *Engine) Stats() Stats {
 
 // Run receives and handles messages until ctx is cancelled, then stops
 // receiving, gives in-flight handlers up to DrainTimeout to finish, deletes
-// what succeeded, hands back what did not and returns nil.
+// what succeeded, hands back what did not and returns nil. A receive in
+// flight at the cancellation is let finish and its messages handed back, so
+// Run returns within max(DrainTimeout, WaitTime) of the cancellation.
 func (e *Engine) Run(ctx context.Context) error {
 	// Handlers, heartbeats and deletes outlive ctx by the drain budget.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	// The drain budget runs from the cancellation, whatever is still in
+	// flight then: handlers, and the receive that is let finish (see receive).
+	runDone := make(chan struct{})
+	defer close(runDone)
+	go e.cutOffAfterDrainBudget(ctx, runDone, cancelWork)
 	del := newDeleter(context.WithoutCancel(ctx), e.client, e.cfg.QueueURL, e.log)
 	hb := newHeartbeat(e.client, e.cfg.QueueURL, e.cfg.VisibilityTimeout, e.log)
 	hbDone := make(chan struct{})
@@ -212,15 +223,7 @@ receiving:
 	close(jobs)
 
 	e.log.Info("draining: stopped receiving", "drain_timeout", e.cfg.DrainTimeout.String())
-	drained := make(chan struct{})
-	go func() { pool.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(e.cfg.DrainTimeout):
-		e.log.Warn("drain budget spent, handing back unfinished messages")
-		cancelWork()
-		<-drained
-	}
+	pool.Wait()
 	cancelWork()
 	<-hbDone
 	del.close()
@@ -229,7 +232,38 @@ receiving:
 	return nil
 }
 
+// cutOffAfterDrainBudget cancels the handlers' context DrainTimeout after
+// ctx is cancelled, unless Run returns first: handlers cut off hand their
+// messages back.
+func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone <-chan struct{}, cancelWork context.CancelFunc) {
+	select {
+	case <-ctx.Done():
+	case <-runDone:
+		return
+	}
+	t := time.NewTimer(e.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		e.log.Warn("drain budget spent, handing back unfinished messages")
+		cancelWork()
+	case <-runDone:
+	}
+}
+
+// receiveGrace is how long past its wait time a receive may take before the
+// engine gives up on it: time for the response to travel, not to poll.
+const receiveGrace = 10 * time.Second
+
+// receive long-polls for up to n messages. The poll is never abandoned when
+// ctx is cancelled: SQS would go on polling for a client that is gone, and
+// a message it found then (a new one, or one another task just handed back)
+// would stay hidden for the whole visibility timeout. So the poll runs to
+// its end (WaitTime at most, within the drain budget), and whatever it
+// returns after the cancellation is handed back at once by the pool.
 func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.WaitTime+receiveGrace)
+	defer cancel()
 	out, err := e.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(e.cfg.QueueURL),
 		MaxNumberOfMessages:         int32(n),

@@ -25,6 +25,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/copilotenv"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
 // The topic the publisher publishes to and both workers subscribe to.
@@ -217,6 +218,15 @@ func TestShutdownBudgets(t *testing.T) {
 			}
 			if drain >= stop {
 				t.Errorf("WORKER_DRAIN_TIMEOUT = %v; want below the stop timeout %v, so the drain ends before SIGKILL", drain, stop)
+			}
+			// A stopping worker lets its long poll finish (and hands back what it
+			// brings), so the poll must end within the drain budget too.
+			wait, err := copilotenv.Duration(env, "WORKER_WAIT_TIME", worker.MaxWaitTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wait > drain {
+				t.Errorf("WORKER_WAIT_TIME = %v; want at most WORKER_DRAIN_TIMEOUT %v: a stopping worker lets its long poll finish within the drain", wait, drain)
 			}
 			if visibility != s.Queue.Timeout {
 				t.Errorf("WORKER_VISIBILITY_TIMEOUT = %v; want %v (subscribe.queue.timeout)", visibility, s.Queue.Timeout)
