@@ -22,71 +22,85 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return "command exited with status " + strconv.Itoa(e.code) }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) < 2 {
-		return errors.New("usage: dev run|exec [flags]")
-	}
-	fs := flag.NewFlagSet("dev "+args[1], flag.ContinueOnError)
-	python := fs.String("python", ".venv/bin/python", "the Python that has moto[server] installed")
-	workspace := fs.String("copilot", "copilot", "the Copilot workspace folder")
-	envName := fs.String("env", "local", "the environment name resources are created under")
-	bin := fs.String("bin", "bin", "the folder holding the built publisher, fulfilment and promotion")
-	port := fs.Int("port", 5000, "the publisher's port")
-	if err := fs.Parse(args[2:]); err != nil {
-		return err
-	}
-	switch args[1] {
-	case "run":
-		return runStack(ctx, getenv, stdout, *python, *workspace, *envName, *bin, *port)
-	case "exec":
-		if fs.NArg() == 0 {
-			return errors.New("usage: dev exec [flags] -- COMMAND [ARGS...]")
-		}
-		err := execWithEmulator(ctx, getenv, stdout, *python, fs.Args())
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		return err
-	default:
-		return fmt.Errorf("unknown command %q: want run or exec", args[1])
-	}
+// options are the dev tool's command and flags.
+type options struct {
+	command   string // run or exec
+	emulator  emulatorChoice
+	workspace string
+	envName   string
+	bin       string
+	port      int
+	argv      []string // exec's command and its arguments
 }
 
-// emulatorEndpoint returns the emulator to use: AWS_ENDPOINT_URL when set,
-// else a moto server started here (stop is then non-nil).
-func emulatorEndpoint(ctx context.Context, getenv func(string) string, stdout io.Writer, python string) (endpoint string, stop func(), err error) {
-	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
-		fmt.Fprintf(stdout, "dev: using the AWS emulator at %s (AWS_ENDPOINT_URL)\n", ep)
-		return ep, func() {}, nil
+// parseArgs reads the command and its flags; EMULATOR (from getenv) is the
+// default of -emulator.
+func parseArgs(args []string, getenv func(string) string) (options, error) {
+	if len(args) < 2 {
+		return options{}, errors.New("usage: dev run|exec [flags]")
 	}
-	logFile, err := os.CreateTemp("", "moto-*.log")
+	o := options{command: args[1]}
+	if o.command != "run" && o.command != "exec" {
+		return options{}, fmt.Errorf("unknown command %q: want run or exec", o.command)
+	}
+	fs := flag.NewFlagSet("dev "+o.command, flag.ContinueOnError)
+	defaultEmulator := getenv("EMULATOR")
+	if defaultEmulator == "" {
+		defaultEmulator = emulatorMoto
+	}
+	fs.StringVar(&o.emulator.kind, "emulator", defaultEmulator, "the emulator to start when AWS_ENDPOINT_URL names none: moto or localstack (EMULATOR sets the default)")
+	fs.StringVar(&o.emulator.python, "python", ".venv/bin/python", "the Python that has moto[server] installed")
+	fs.StringVar(&o.emulator.localstack, "localstack", ".venv-localstack", "the folder that make localstack installs LocalStack into (its venv/ and root/)")
+	fs.StringVar(&o.workspace, "copilot", "copilot", "the Copilot workspace folder")
+	fs.StringVar(&o.envName, "env", "local", "the environment name resources are created under")
+	fs.StringVar(&o.bin, "bin", "bin", "the folder holding the built publisher, fulfilment and promotion")
+	fs.IntVar(&o.port, "port", 5000, "the publisher's port")
+	if err := fs.Parse(args[2:]); err != nil {
+		return options{}, err
+	}
+	if k := o.emulator.kind; k != emulatorMoto && k != emulatorLocalStack {
+		return options{}, fmt.Errorf("-emulator %q: want %s or %s", k, emulatorMoto, emulatorLocalStack)
+	}
+	o.emulator.explicit = getenv("EMULATOR") != ""
+	fs.Visit(func(f *flag.Flag) { o.emulator.explicit = o.emulator.explicit || f.Name == "emulator" })
+	o.argv = fs.Args()
+	if o.command == "exec" && len(o.argv) == 0 {
+		return options{}, errors.New("usage: dev exec [flags] -- COMMAND [ARGS...]")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseArgs(args, getenv)
 	if err != nil {
-		return "", nil, err
+		return err
 	}
-	m, err := emulator.StartMoto(ctx, python, logFile)
-	if err != nil {
-		logFile.Close()
-		return "", nil, err
+	if o.command == "run" {
+		return runStack(ctx, getenv, stdout, o)
 	}
-	fmt.Fprintf(stdout, "dev: started moto server at %s (log: %s)\n", m.Endpoint, logFile.Name())
-	return m.Endpoint, func() { m.Stop(); logFile.Close() }, nil
+	err = execWithEmulator(ctx, getenv, stdout, o.emulator, o.argv)
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	return err
 }
 
 // execWithEmulator runs a command against an emulator: the one at
-// AWS_ENDPOINT_URL, LocalStack (which the tests start) when Docker answers,
-// else moto started here for the command's lifetime.
-func execWithEmulator(ctx context.Context, getenv func(string) string, stdout io.Writer, python string, argv []string) error {
+// AWS_ENDPOINT_URL; else, unless one was chosen, LocalStack in Docker (which
+// the tests start) when Docker answers; else the chosen one (moto by
+// default) started here for the command's lifetime.
+func execWithEmulator(ctx context.Context, getenv func(string) string, stdout io.Writer, choice emulatorChoice, argv []string) error {
 	env := os.Environ()
-	if getenv("AWS_ENDPOINT_URL") == "" && emulator.DockerReachable() {
+	if getenv("AWS_ENDPOINT_URL") == "" && !choice.explicit && emulator.DockerReachable() {
 		fmt.Fprintln(stdout, "dev: Docker answers; the integration tests will start LocalStack")
 	} else {
-		endpoint, stop, err := emulatorEndpoint(ctx, getenv, stdout, python)
+		_, emuEnv, stop, err := emulatorEndpoint(ctx, getenv, stdout, choice)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		env = append(env, emulator.Env(endpoint, getenv)...)
+		env = append(env, emuEnv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
@@ -102,12 +116,12 @@ func execWithEmulator(ctx context.Context, getenv func(string) string, stdout io
 
 // runStack provisions the topology and runs the services until ctx ends or
 // one of them exits.
-func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer, python, workspace, envName, bin string, port int) error {
-	top, err := topology.Load(os.DirFS(workspace))
+func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer, o options) error {
+	top, err := topology.Load(os.DirFS(o.workspace))
 	if err != nil {
 		return err
 	}
-	endpoint, stop, err := emulatorEndpoint(ctx, getenv, stdout, python)
+	endpoint, emuEnv, stop, err := emulatorEndpoint(ctx, getenv, stdout, o.emulator)
 	if err != nil {
 		return err
 	}
@@ -116,7 +130,7 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	if err != nil {
 		return err
 	}
-	dep, err := topology.Provision(ctx, topology.NewClients(cfg), top, envName)
+	dep, err := topology.Provision(ctx, topology.NewClients(cfg), top, o.envName)
 	if err != nil {
 		return err
 	}
@@ -124,20 +138,24 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 		d := dep.Services[s.Name]
 		fmt.Fprintf(stdout, "dev: provisioned %s: queue=%q dlq=%q tables=%v\n", s.Name, d.QueueURL, d.DLQURL, d.Tables)
 	}
+	fmt.Fprintf(stdout, "dev: dead letters, from another terminal: AWS_ENDPOINT_URL=%s make dlq-show SVC=fulfilment ENV=%s REGION=%s\n", endpoint, o.envName, cfg.Region)
 
 	g := procgroup.New(stdout)
-	base := append(os.Environ(), emulator.Env(endpoint, getenv)...)
+	base := append(os.Environ(), emuEnv...)
 	for _, s := range top.Services {
 		env := append(append([]string{}, base...), dep.Services[s.Name].Environ()...)
+		// The SDK puts the app id in each request's User-Agent, so the
+		// emulator's logs (and the tests' recording proxy) tell the services apart.
+		env = append(env, "AWS_SDK_UA_APP_ID="+s.Name)
 		if s.Type == topology.TypeLoadBalancedWeb {
-			env = append(env, "PORT="+strconv.Itoa(port))
+			env = append(env, "PORT="+strconv.Itoa(o.port))
 		}
-		if _, err := g.Start(s.Name, filepath.Join(bin, s.Name), nil, env); err != nil {
+		if _, err := g.Start(s.Name, filepath.Join(o.bin, s.Name), nil, env); err != nil {
 			g.Stop(5 * time.Second)
 			return fmt.Errorf("%w (run `make build` first)", err)
 		}
 	}
-	fmt.Fprintf(stdout, "dev: open http://localhost:%d/ to place an order; Ctrl-C stops everything\n", port)
+	fmt.Fprintf(stdout, "dev: open http://localhost:%d/ to place an order; Ctrl-C stops everything\n", o.port)
 
 	exited := make(chan *procgroup.Proc, len(g.Procs()))
 	for _, p := range g.Procs() {

@@ -1,18 +1,14 @@
-// Package emulator connects the AWS SDK to a local AWS emulator and runs moto
-// server, the emulator this project uses where no Docker engine is available.
+// Package emulator connects the AWS SDK to a local AWS emulator and runs one
+// as a child process: moto server (the default where no Docker engine is
+// available) or LocalStack in host mode (the second emulator).
 package emulator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,61 +52,6 @@ func Config(ctx context.Context, endpoint string) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("load AWS configuration for %s: %w", endpoint, err)
 	}
 	return cfg, nil
-}
-
-// Moto is a running moto server.
-type Moto struct {
-	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
-}
-
-// StartMoto starts `python -m moto.server` on 127.0.0.1 at a free port and
-// waits until it answers. Its output goes to logs.
-func StartMoto(ctx context.Context, python string, logs io.Writer) (*Moto, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto server with %s (run `make venv`?): %w", python, err)
-	}
-	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(m.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(m.Endpoint + "/moto-api/data.json")
-		if err == nil {
-			resp.Body.Close()
-			return m, nil
-		}
-		select {
-		case <-m.done:
-			return nil, errors.New("moto server exited at start-up; see its output above")
-		case <-ctx.Done():
-			m.Stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			m.Stop()
-			return nil, fmt.Errorf("moto server did not answer at %s within a minute", m.Endpoint)
-		}
-	}
-}
-
-// Stop ends the server and waits for it.
-func (m *Moto) Stop() {
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.

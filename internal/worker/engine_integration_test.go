@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pubsub-app/pubsub/internal/emulatortest"
@@ -39,23 +38,6 @@ func setVisibilityTimeout(ctx context.Context, t *testing.T, c *sqs.Client, url 
 	}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func queueDepth(ctx context.Context, t *testing.T, c *sqs.Client, url string) int {
-	t.Helper()
-	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []sqstypes.QueueAttributeName{
-			sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	visible, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-	hidden, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return visible + hidden
 }
 
 // publishMany publishes n orders through the real topic, 8 at a time.
@@ -106,7 +88,7 @@ func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
 	if got := calls.Load(); got != 1 {
 		t.Errorf("slow order handled %d times, want 1", got)
 	}
-	waitFor(t, "the queue to be empty", 10*time.Second, func() bool { return queueDepth(ctx, t, client, url) == 0 })
+	waitFor(t, "the queue to be empty", 10*time.Second, func() bool { return emu.QueueDepth(ctx, t, url) == 0 })
 }
 
 // TestFailedHandlerBacksOff fails an order twice: each redelivery waits
@@ -174,7 +156,7 @@ func TestDrainFinishesInFlightWork(t *testing.T) {
 	if got := finished.Load(); got != 5 {
 		t.Errorf("%d of 5 in-flight handlers finished before Run returned", got)
 	}
-	if d := queueDepth(ctx, t, client, url); d != 0 {
+	if d := emu.QueueDepth(ctx, t, url); d != 0 {
 		t.Errorf("queue holds %d messages after the drain, want 0 (all deleted)", d)
 	}
 }
@@ -286,7 +268,7 @@ func TestTwoWorkersShareQueue(t *testing.T) {
 	ea := startEngine(t, emu.Config, a, svc.QueueURL)
 	eb := startEngine(t, emu.Config, b, svc.QueueURL)
 	waitFor(t, "500 orders handled", 4*time.Minute, func() bool {
-		return ea.Stats().Succeeded+eb.Stats().Succeeded >= 500 && queueDepth(ctx, t, sqs.NewFromConfig(emu.Config), svc.QueueURL) == 0
+		return ea.Stats().Succeeded+eb.Stats().Succeeded >= 500 && emu.QueueDepth(ctx, t, svc.QueueURL) == 0
 	})
 	fulfilled := 0
 	for _, o := range append(a.Outcomes(), b.Outcomes()...) {

@@ -150,9 +150,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer cancelWork()
 	// The drain budget runs from the cancellation, whatever is still in
 	// flight then: handlers, and the receive that is let finish (see receive).
-	runDone := make(chan struct{})
+	runDone, polled := make(chan struct{}), make(chan struct{})
 	defer close(runDone)
-	go e.cutOffAfterDrainBudget(ctx, runDone, cancelWork)
+	go e.cutOffAfterDrainBudget(ctx, runDone, polled, cancelWork)
 	del := newDeleter(context.WithoutCancel(ctx), e.client, e.cfg.QueueURL, e.log)
 	hb := newHeartbeat(e.client, e.cfg.QueueURL, e.cfg.VisibilityTimeout, e.log)
 	hbDone := make(chan struct{})
@@ -220,6 +220,7 @@ receiving:
 			jobs <- m
 		}
 	}
+	close(polled)
 	close(jobs)
 
 	e.log.Info("draining: stopped receiving", "drain_timeout", e.cfg.DrainTimeout.String())
@@ -234,8 +235,9 @@ receiving:
 
 // cutOffAfterDrainBudget cancels the handlers' context DrainTimeout after
 // ctx is cancelled, unless Run returns first: handlers cut off hand their
-// messages back.
-func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone <-chan struct{}, cancelWork context.CancelFunc) {
+// messages back. Never while the engine's own poll is still open (polled not
+// yet closed): the poll would take back at once what a handler hands back.
+func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone, polled <-chan struct{}, cancelWork context.CancelFunc) {
 	select {
 	case <-ctx.Done():
 	case <-runDone:
@@ -245,10 +247,16 @@ func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone <-chan stru
 	defer t.Stop()
 	select {
 	case <-t.C:
-		e.log.Warn("drain budget spent, handing back unfinished messages")
-		cancelWork()
 	case <-runDone:
+		return
 	}
+	select {
+	case <-polled:
+	case <-runDone:
+		return
+	}
+	e.log.Warn("drain budget spent, handing back unfinished messages")
+	cancelWork()
 }
 
 // receiveGrace is how long past its wait time a receive may take before the

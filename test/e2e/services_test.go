@@ -65,7 +65,7 @@ func startServices(t *testing.T, emu *emulatortest.Emulator, dep *topology.Deplo
 	s := &Services{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Dep: dep, Logs: &syncBuffer{}}
 	s.group = procgroup.New(s.Logs)
 	for _, name := range []string{"publisher", "fulfilment", "promotion"} {
-		env := append(os.Environ(), emu.Env()...)
+		env := append(os.Environ(), awsEnv(t, emu, name)...)
 		env = append(env, dep.Services[name].Environ()...)
 		env = append(env, "PORT="+fmt.Sprint(port), "WORKER_WAIT_TIME=1s")
 		env = append(env, extra[name]...)
@@ -175,4 +175,23 @@ func orderStates(ctx context.Context, t *testing.T, db *dynamodb.Client, table s
 		states[id] = it["publishState"].(*types.AttributeValueMemberS).Value
 	}
 	return states
+}
+
+// orderCustomers returns the customer of every order in the orders table.
+func orderCustomers(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) []string {
+	t.Helper()
+	var out []string
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			if c, ok := it["customer"].(*types.AttributeValueMemberS); ok {
+				out = append(out, c.Value)
+			}
+		}
+	}
+	return out
 }
