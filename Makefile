@@ -22,22 +22,28 @@ build:
 venv: $(MOTO) $(CFNLINT)
 $(MOTO):
 	$(PYTHON3) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]>=5.1"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]>=5.1"
 	touch $@
 $(CFNLINT): $(MOTO)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "cfn-lint>=1.0"
 	touch $@
 
-## run: provision copilot/'s resources on an emulator and run the services (Ctrl-C stops all)
-run: build venv
-	bin/dev run -python $(VENV)/bin/python
+## run: provision copilot/'s resources on an emulator and run the services (Ctrl-C stops all);
+## EMULATOR=localstack runs them on LocalStack (see the end of this file)
+run: build venv $(if $(filter localstack,$(EMULATOR)),localstack)
+	bin/dev run -python $(VENV)/bin/python $(if $(EMULATOR),-emulator $(EMULATOR) -localstack $(LOCALSTACK_HOME))
 
-## test: vet, every test against an emulator (AWS_ENDPOINT_URL, else LocalStack via Docker, else
-## moto), then each fuzz target for a short bounded time. Screenshots and other artifacts: test-output/
+## test: vet, the stacks Copilot renders from copilot/ (make render), every test against an emulator
+## (AWS_ENDPOINT_URL, else LocalStack via Docker, else moto), with the rendered stacks checked and
+## every AWS call of the binaries evaluated against their task roles, then each fuzz target for a
+## short bounded time. Screenshots, the IAM report and other artifacts: test-output/
 test: vet venv
 	$(GO) build -o bin/ ./cmd/dev
 	mkdir -p test-output
+	$(MAKE) --no-print-directory render RENDER_DIR=test-output/rendered
+	RENDERED_DIR=$(CURDIR)/test-output/rendered IAM_REPORT=$(CURDIR)/test-output/iam-report.txt \
 	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -artifacts -outputdir $(CURDIR)/test-output ./...
+	cd tools && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 
 ## test-unit: the tests that need no emulator (integration tests skip)
@@ -46,6 +52,7 @@ test-unit:
 
 vet:
 	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## lint: staticcheck
@@ -134,3 +141,66 @@ fuzz:
 ## bench: worker and publisher throughput and latency against the emulator, each beside its baseline
 bench: build venv
 	bin/dev exec -python $(VENV)/bin/python -- sh -c 'cd bench && $(GO) run . $(BENCHFLAGS)'
+
+# --- LocalStack (the second emulator)
+# LocalStack 4.14.0 (the last release that starts without an auth token) in host mode: a Python
+# process, no Docker, serving SNS, SQS and DynamoDB (DynamoDB Local on a local JDK). make test runs
+# the suite on moto, make test-localstack on LocalStack: each catches what the other hides.
+# emulators/localstack/install.sh installs it, every package pinned, from PyPI and Maven Central
+# into LOCALSTACK_HOME; it needs Python 3.13 (PYTHON313, else python3.13 on PATH), a JDK 17+ and
+# Maven. bin/dev starts it per run with a scratch state folder and stops it (and its JVM) after.
+PYTHON313       ?= $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13.0/bin/python3
+LOCALSTACK_HOME ?= .venv-localstack
+LOCALSTACK      := $(LOCALSTACK_HOME)/.installed
+LOCALSTACK_SRC  := $(addprefix emulators/localstack/,install.sh requirements.lock pom.xml NoopAgent.java log4j2.xml)
+
+.PHONY: localstack test-localstack
+
+## localstack: install LocalStack into LOCALSTACK_HOME (once; again when emulators/localstack/ changes)
+localstack: $(LOCALSTACK)
+$(LOCALSTACK): $(LOCALSTACK_SRC)
+	PYTHON313='$(PYTHON313)' emulators/localstack/install.sh $(LOCALSTACK_HOME)
+	touch $@
+
+## test-localstack: make test's vet, render and go test against LocalStack (no fuzzing, no tools/);
+## artifacts in test-output/localstack/. AWS_CLI is the aws of LocalStack's venv, with which
+## test/e2e's dead-letter runbook test runs make dlq-show and make dlq-redrive.
+LS_OUT := test-output/localstack
+test-localstack: vet venv localstack
+	$(GO) build -o bin/ ./cmd/dev
+	mkdir -p $(LS_OUT)
+	$(MAKE) --no-print-directory render RENDER_DIR=$(LS_OUT)/rendered
+	REQUIRE_INTEGRATION=1 AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws \
+	RENDERED_DIR=$(CURDIR)/$(LS_OUT)/rendered IAM_REPORT=$(CURDIR)/$(LS_OUT)/iam-report.txt \
+	bin/dev exec -emulator localstack -localstack $(LOCALSTACK_HOME) -- \
+		$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/$(LS_OUT) ./...
+
+# The dead-letter targets above on an emulator (make run's, or a test's): with AWS_ENDPOINT_URL set,
+# hand it to the AWS CLI on the command line. The CLI v2 reads AWS_ENDPOINT_URL by itself, and v1
+# (1.44, from PyPI) does for most services, but for SQS in 26 regions (eu-west-1 among them) v1's
+# customization overridesslcommonname sends every call to <region>.queue.amazonaws.com unless
+# --endpoint-url is given. An emulator takes any credentials; the CLI needs some.
+ifneq ($(AWS_ENDPOINT_URL),)
+override AWS += --endpoint-url $(AWS_ENDPOINT_URL)
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+endif
+
+# --- Copilot rendering
+# tools/ is its own module, so Copilot's build and the seeding SDK clients stay out of the
+# product's go.mod. tools/render builds the Copilot CLI v1.34.1 from its Go module once (cached in
+# ~/.cache/pubsub-copilot), starts moto's HTTPS proxy, seeds it with what Copilot reads about a
+# deployed application, and runs `copilot svc package` for each workload and `copilot env package`:
+# the CloudFormation a deploy creates, with no AWS account. test/deploy checks it (RENDERED_DIR).
+RENDER_DIR ?= infrastructure
+MOTOPROXY  := $(VENV)/.moto-proxy-installed
+
+.PHONY: render
+
+## render: the templates Copilot deploys, rendered from copilot/ into RENDER_DIR (infrastructure/)
+render: venv $(MOTOPROXY)
+	cd tools && $(GO) run ./render -root $(CURDIR) -out $(abspath $(RENDER_DIR)) -python $(abspath $(VENV))/bin/python
+# A venv made before moto[proxy] was in make venv gets it here.
+$(MOTOPROXY): $(MOTO)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]>=5.1"
+	touch $@

@@ -92,7 +92,7 @@ func startStack(t *testing.T, emu *emulatortest.Emulator) *Stack {
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "dev"), "run", "-env", s.Env, "-bin", bin, "-port", strconv.Itoa(port))
 	s.cmd.Dir = root
-	s.cmd.Env = append(os.Environ(), emu.Env()...)
+	s.cmd.Env = append(os.Environ(), awsEnv(t, emu, "")...) // dev run labels each service
 	s.cmd.Env = append(s.cmd.Env, "WORKER_WAIT_TIME=2s")
 	s.cmd.Stdout, s.cmd.Stderr = s.Logs, s.Logs
 	if err := s.cmd.Start(); err != nil {

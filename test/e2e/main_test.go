@@ -1,13 +1,40 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"testing"
 )
 
-// TestMain removes the binaries built for the package's tests.
+// TestMain runs the tests, then checks every AWS call the binaries made
+// against the permissions of their task roles in Copilot's rendered stacks
+// (a failure makes the package fail), and removes the binaries built.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	// The report goes to stdout (go test -v shows it) and to IAM_REPORT if
+	// set (make test writes test-output/iam-report.txt).
+	var out io.Writer = os.Stdout
+	var report *os.File
+	if file := os.Getenv("IAM_REPORT"); file != "" {
+		var err error
+		if report, err = os.Create(file); err != nil {
+			fmt.Println("IAM check:", err)
+			code = max(code, 1)
+		} else {
+			out = io.MultiWriter(os.Stdout, report)
+		}
+	}
+	if !checkIAM(out) && code == 0 {
+		fmt.Println("FAIL: a call the binaries made is not allowed by, or a grant is unused in, the rendered stacks (see the IAM check above)")
+		code = 1
+	}
+	if report != nil {
+		report.Close()
+	}
+	if recorder != nil {
+		recorder.Close()
+	}
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -53,7 +53,7 @@ func TestWorkerProcessStoppedMidBatch(t *testing.T) {
 
 			logs := &syncBuffer{}
 			g := procgroup.New(logs)
-			env := append(os.Environ(), emu.Env()...)
+			env := append(os.Environ(), awsEnv(t, emu, "fulfilment")...)
 			env = append(env, svc.Environ()...)
 			env = append(env, "WORKER_WAIT_TIME=1s", "WORKER_VISIBILITY_TIMEOUT=5s", "WORKER_CONCURRENCY=4")
 			bin := filepath.Join(binaries(t), "fulfilment")

@@ -1,0 +1,181 @@
+// Package awscalls records the AWS calls that processes make: a reverse proxy
+// put between the binaries and the AWS emulator (their AWS_ENDPOINT_URL) that
+// notes, for each request, who called (the SDK's app id, AWS_SDK_UA_APP_ID),
+// the service, the API and the resources it names. The IAM test checks each
+// recorded call against the permissions Copilot's rendered stacks grant.
+package awscalls
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Call is one AWS API request that went through the recorder.
+type Call struct {
+	Caller  string // the SDK app id from the User-Agent ("" when none was set)
+	Service string // the signing name: sqs, sns, dynamodb
+	API     string // ReceiveMessage, PutItem, Publish, ...
+	// Resources the request names, as sent: a queue URL, a table name, a
+	// topic ARN. Index is the DynamoDB index a Query or Scan reads.
+	Resources []string
+	Index     string
+	Status    int // the emulator's HTTP status
+}
+
+func (c Call) String() string {
+	s := fmt.Sprintf("%s %s:%s %s", c.Caller, c.Service, c.API, strings.Join(c.Resources, ","))
+	if c.Index != "" {
+		s += " index " + c.Index
+	}
+	return s
+}
+
+// Recorder is a running recording proxy.
+type Recorder struct {
+	srv *http.Server
+	url string
+
+	mu    sync.Mutex
+	calls []Call
+}
+
+// Start listens on a free loopback port and forwards every request to
+// target (the emulator's endpoint).
+func Start(target string) (*Recorder, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("emulator endpoint %q: %w", target, err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("recording proxy: %w", err)
+	}
+	r := &Recorder{url: "http://" + l.Addr().String()}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		call := parse(req, body)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		proxy.ServeHTTP(sw, req)
+		call.Status = sw.status
+		r.mu.Lock()
+		r.calls = append(r.calls, call)
+		r.mu.Unlock()
+	})}
+	go func() { _ = r.srv.Serve(l) }()
+	return r, nil
+}
+
+// URL is the endpoint to give the processes instead of the emulator's.
+func (r *Recorder) URL() string { return r.url }
+
+// Calls returns what was recorded so far.
+func (r *Recorder) Calls() []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+// Close stops the proxy.
+func (r *Recorder) Close() error { return r.srv.Close() }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets long polls stream as they would without the proxy.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+var (
+	appID = regexp.MustCompile(`(?:^| )app/([^ ]+)`)
+	// Credential=AKID/20260101/eu-west-1/sqs/aws4_request
+	scope = regexp.MustCompile(`Credential=[^/]+/[0-9]+/[^/]+/([^/]+)/aws4_request`)
+)
+
+// parse reads who called what from a signed SDK request: the JSON protocol
+// (SQS, DynamoDB: X-Amz-Target and a JSON body) or the query protocol (SNS:
+// a form with Action).
+func parse(req *http.Request, body []byte) Call {
+	var c Call
+	if m := appID.FindStringSubmatch(req.Header.Get("User-Agent")); m != nil {
+		c.Caller = m[1]
+	}
+	if m := scope.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
+		c.Service = m[1]
+	}
+	if target := req.Header.Get("X-Amz-Target"); target != "" {
+		if i := strings.LastIndexByte(target, '.'); i >= 0 {
+			c.API = target[i+1:]
+		}
+		var in jsonRequest
+		if err := json.Unmarshal(body, &in); err == nil {
+			c.Resources, c.Index = in.resources()
+		}
+		return c
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return c
+	}
+	c.API = form.Get("Action")
+	for _, k := range []string{"TopicArn", "TargetArn", "QueueUrl"} {
+		if v := form.Get(k); v != "" {
+			c.Resources = append(c.Resources, v)
+		}
+	}
+	return c
+}
+
+// jsonRequest holds the fields of SQS and DynamoDB requests that name a
+// resource.
+type jsonRequest struct {
+	QueueUrl      string
+	TableName     string
+	IndexName     string
+	RequestItems  map[string]json.RawMessage
+	TransactItems []map[string]struct{ TableName string }
+}
+
+func (in jsonRequest) resources() ([]string, string) {
+	var out []string
+	for _, s := range []string{in.QueueUrl, in.TableName} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	for name := range in.RequestItems {
+		out = append(out, name)
+	}
+	for _, item := range in.TransactItems {
+		for _, op := range item {
+			out = append(out, op.TableName)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), in.IndexName
+}

@@ -1,0 +1,201 @@
+// Package iam evaluates, within one account, whether an IAM principal may
+// make a call: the principal's identity policies and the resource policies
+// that name it (SQS queue policies, KMS key policies), with Allow and Deny,
+// action and ARN wildcards. It is the small part of AWS's policy evaluation
+// logic that the stacks Copilot renders for this project use; conditions are
+// not evaluated (a statement with one never grants here, which errs toward
+// "denied").
+package iam
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Statement is one policy statement, its values resolved to strings.
+type Statement struct {
+	Source     string   // where it was found, for messages: "TaskRole policy Publish2SNS"
+	Sid        string   //
+	Effect     string   // Allow or Deny
+	Principals []string // resource policies: the AWS principals ("*" for anyone)
+	Actions    []string
+	NotActions []string
+	Resources  []string
+	// Conditional statements are kept for the report but never match.
+	Conditional bool
+}
+
+func (s Statement) String() string {
+	id := s.Source
+	if s.Sid != "" {
+		id += " (" + s.Sid + ")"
+	}
+	return fmt.Sprintf("%s: %s %s on %s", id, s.Effect, strings.Join(s.Actions, ","), strings.Join(s.Resources, ","))
+}
+
+// matchesAction reports whether the statement covers action (IAM actions
+// compare case-insensitively).
+func (s Statement) matchesAction(action string) bool {
+	if len(s.NotActions) > 0 {
+		return !slices.ContainsFunc(s.NotActions, func(p string) bool { return wildcard(strings.ToLower(p), strings.ToLower(action)) })
+	}
+	return slices.ContainsFunc(s.Actions, func(p string) bool { return wildcard(strings.ToLower(p), strings.ToLower(action)) })
+}
+
+// matchesResource reports whether the statement covers resource. A
+// resource policy statement without Resource covers the resource it is
+// attached to.
+func (s Statement) matchesResource(resource string) bool {
+	if len(s.Resources) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.Resources, func(p string) bool { return wildcard(p, resource) })
+}
+
+func (s Statement) namesPrincipal(principal string) bool {
+	return slices.ContainsFunc(s.Principals, func(p string) bool { return p == "*" || p == principal })
+}
+
+// wildcard matches s against an IAM pattern: * is any run of characters
+// (including none and including '/' and ':'), ? any one character.
+func wildcard(pattern, s string) bool {
+	// path.Match's * stops at '/', IAM's does not: match without separators
+	// by mapping '/' out of the way on both sides.
+	const sep = "\x00"
+	ok, err := path.Match(strings.ReplaceAll(escapeBrackets(pattern), "/", sep), strings.ReplaceAll(s, "/", sep))
+	return err == nil && ok
+}
+
+// escapeBrackets keeps '[' and '\\', which IAM takes literally, from being
+// read as path.Match syntax.
+func escapeBrackets(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `[`, `\[`)
+	return r.Replace(p)
+}
+
+// Grants are the statements that apply to one principal.
+type Grants struct {
+	Principal string // the role's ARN
+	Account   string // its account id
+	// Identity holds the statements of the role's inline and managed policies.
+	Identity []Statement
+	// Resource holds resource policy statements by the ARN of the resource
+	// they are attached to (a queue, a key).
+	Resource map[string][]Statement
+}
+
+// Decision is the outcome of one evaluation.
+type Decision struct {
+	Allowed bool
+	// By is the statement that allowed the call, or the one that denied it.
+	By *Statement
+	// Why says what was missing when nothing allowed the call.
+	Why string
+}
+
+// Evaluate decides whether the principal may perform action on resource:
+// an explicit Deny in any applicable statement wins; otherwise an Allow in
+// its identity policies or in the resource's policy suffices (one account).
+// KMS is the exception: a key's policy must allow the principal itself, or
+// the account (its root), in which case identity policies may grant it.
+func (g *Grants) Evaluate(action, resource string) Decision {
+	var allows []*Statement
+	kms := strings.HasPrefix(strings.ToLower(action), "kms:")
+	root := "arn:aws:iam::" + g.Account + ":root"
+	keyDelegates := false
+	for i := range g.Identity {
+		s := &g.Identity[i]
+		if s.Conditional || !s.matchesAction(action) || !s.matchesResource(resource) {
+			continue
+		}
+		if s.Effect == "Deny" {
+			return Decision{By: s}
+		}
+		allows = append(allows, s)
+	}
+	var resourceAllows []*Statement
+	for i := range g.Resource[resource] {
+		s := &g.Resource[resource][i]
+		if s.Conditional || !s.matchesAction(action) || !s.matchesResource(resource) {
+			continue
+		}
+		if kms && slices.Contains(s.Principals, root) && s.Effect == "Allow" {
+			keyDelegates = true
+		}
+		if !s.namesPrincipal(g.Principal) {
+			continue
+		}
+		if s.Effect == "Deny" {
+			return Decision{By: s}
+		}
+		resourceAllows = append(resourceAllows, s)
+	}
+	switch {
+	case len(resourceAllows) > 0:
+		return Decision{Allowed: true, By: resourceAllows[0]}
+	case kms && !keyDelegates:
+		return Decision{Why: "the key policy neither allows the role nor delegates " + action + " to the account"}
+	case len(allows) > 0:
+		return Decision{Allowed: true, By: allows[0]}
+	}
+	return Decision{Why: "no statement allows " + action + " on " + resource}
+}
+
+// Grant is one allowed action on one resource pattern, as a statement
+// writes it.
+type Grant struct {
+	Statement *Statement
+	Action    string
+	Resource  string
+}
+
+// Allowed lists every (action, resource) pair that the Allow statements
+// naming the principal grant: its identity statements, and resource policy
+// statements whose principal is the role itself.
+func (g *Grants) Allowed() []Grant {
+	var out []Grant
+	add := func(s *Statement, attached string) {
+		if s.Effect != "Allow" {
+			return
+		}
+		res := s.Resources
+		if len(res) == 0 {
+			res = []string{attached}
+		}
+		for _, a := range s.Actions {
+			for _, r := range res {
+				if r == "*" && attached != "" {
+					r = attached
+				}
+				out = append(out, Grant{Statement: s, Action: a, Resource: r})
+			}
+		}
+	}
+	for i := range g.Identity {
+		add(&g.Identity[i], "")
+	}
+	for _, arn := range sortedKeys(g.Resource) {
+		for i := range g.Resource[arn] {
+			if s := &g.Resource[arn][i]; slices.Contains(s.Principals, g.Principal) {
+				add(s, arn)
+			}
+		}
+	}
+	return out
+}
+
+// Covers reports whether the grant's patterns match action on resource.
+func (gr Grant) Covers(action, resource string) bool {
+	return wildcard(strings.ToLower(gr.Action), strings.ToLower(action)) && wildcard(gr.Resource, resource)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
