@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
-	"github.com/pubsub-app/pubsub/internal/topology"
 )
 
 // env is one freshly provisioned environment: its own topic, queues and

@@ -19,9 +19,9 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
 	"github.com/pubsub-app/pubsub/internal/events"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 	"github.com/pubsub-app/pubsub/internal/web"
 )
 
@@ -102,10 +102,10 @@ func (b *bench) publisher(ctx context.Context, bare bool, window time.Duration) 
 // form without an id (the server makes one), expecting 303 See Other.
 func serveOrders(db *dynamodb.Client, snsClient *sns.Client, e *env, clients int) (post func(context.Context) error, closeServer func()) {
 	discard := slog.New(slog.DiscardHandler)
-	store := orderstore.New(db, e.ordersTbl)
+	store := checkoutdb.New(db, e.ordersTbl)
 	// The outbox loop is not started: every publish here succeeds, and it
 	// would add its own reads to the calls counted per order.
-	svc := orders.NewService(store, events.NewPublisher(snsClient, e.topicARN), discard, time.Now, orders.Options{})
+	svc := checkout.NewService(store, events.NewPublisher(snsClient, e.topicARN), discard, time.Now, checkout.Options{})
 	srv := httptest.NewServer(web.NewServer(svc, store, discard, web.RandomSample))
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = clients // every client keeps its connection

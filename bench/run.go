@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // options are the command's flags.

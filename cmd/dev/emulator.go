@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
 )
 
 // Emulators the dev tool can start.

@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/procgroup"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/procgroup"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // exitError carries a child command's exit code out of run.

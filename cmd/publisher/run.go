@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
 	"github.com/pubsub-app/pubsub/internal/copilotenv"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/logging"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 	"github.com/pubsub-app/pubsub/internal/web"
 )
 
@@ -28,8 +28,8 @@ type Config struct {
 	TopicARN        string        // events.Topic (ordersTopic) in COPILOT_SNS_TOPIC_ARNS
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s
 	// Outbox tuning: PUBLISH_TIMEOUT, OUTBOX_INTERVAL, OUTBOX_LEASE,
-	// OUTBOX_RETRY_BASE and OUTBOX_RETRY_MAX (defaults in orders.Options).
-	Outbox orders.Options
+	// OUTBOX_RETRY_BASE and OUTBOX_RETRY_MAX (defaults in checkout.Options).
+	Outbox checkout.Options
 }
 
 func loadConfig(getenv copilotenv.Getenv) (Config, error) {
@@ -83,9 +83,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 
 	// Services.
-	store := orderstore.New(dynamodb.NewFromConfig(awsCfg), cfg.OrdersTable)
+	store := checkoutdb.New(dynamodb.NewFromConfig(awsCfg), cfg.OrdersTable)
 	pub := events.NewPublisher(sns.NewFromConfig(awsCfg), cfg.TopicARN)
-	svc := orders.NewService(store, pub, log, time.Now, cfg.Outbox)
+	svc := checkout.NewService(store, pub, log, time.Now, cfg.Outbox)
 	outboxCtx, stopOutbox := context.WithCancel(ctx)
 	defer stopOutbox()
 	outboxDone := make(chan struct{})

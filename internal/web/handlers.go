@@ -7,9 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 )
 
 type formPage struct {
@@ -58,7 +57,7 @@ func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := s.orders.Place(r.Context(), o)
 	switch {
-	case errors.Is(err, orders.ErrConflict):
+	case errors.Is(err, checkout.ErrConflict):
 		s.renderError(w, http.StatusConflict, "Order id already used", "An order with this id exists with different details. Open a fresh form to place a new order.")
 		return
 	case err != nil:
@@ -77,7 +76,7 @@ func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := s.orders.Get(r.Context(), id)
 	switch {
-	case errors.Is(err, orderstore.ErrNotFound):
+	case errors.Is(err, checkout.ErrNotFound):
 		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
 		return
 	case err != nil:

@@ -8,15 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 	"github.com/pubsub-app/pubsub/templates"
 )
 
 // Orders places and reads orders.
 type Orders interface {
-	Place(ctx context.Context, o order.Order) (orderstore.Record, error)
-	Get(ctx context.Context, id string) (orderstore.Record, error)
+	Place(ctx context.Context, o order.Order) (checkout.Record, error)
+	Get(ctx context.Context, id string) (checkout.Record, error)
 }
 
 // Pinger reports whether a dependency can be reached.

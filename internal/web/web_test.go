@@ -18,9 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 	"github.com/pubsub-app/pubsub/internal/web"
 	"github.com/pubsub-app/pubsub/templates"
 )
@@ -32,44 +31,44 @@ var placedAt = time.Date(2026, 5, 1, 12, 30, 0, 0, time.UTC)
 // fakeOrders is an in-memory web.Orders.
 type fakeOrders struct {
 	mu       sync.Mutex
-	records  map[string]orderstore.Record
+	records  map[string]checkout.Record
 	placed   []order.Order
 	gets     []string
 	placeErr error
 	getErr   error
 }
 
-func newFakeOrders(recs ...orderstore.Record) *fakeOrders {
-	f := &fakeOrders{records: map[string]orderstore.Record{}}
+func newFakeOrders(recs ...checkout.Record) *fakeOrders {
+	f := &fakeOrders{records: map[string]checkout.Record{}}
 	for _, r := range recs {
 		f.records[r.ID] = r
 	}
 	return f
 }
 
-func (f *fakeOrders) Place(ctx context.Context, o order.Order) (orderstore.Record, error) {
+func (f *fakeOrders) Place(ctx context.Context, o order.Order) (checkout.Record, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.placed = append(f.placed, o)
 	if f.placeErr != nil {
-		return orderstore.Record{}, f.placeErr
+		return checkout.Record{}, f.placeErr
 	}
 	o.CreatedAt = placedAt
-	rec := orderstore.Record{Order: o}
+	rec := checkout.Record{Order: o}
 	f.records[o.ID] = rec
 	return rec, nil
 }
 
-func (f *fakeOrders) Get(ctx context.Context, id string) (orderstore.Record, error) {
+func (f *fakeOrders) Get(ctx context.Context, id string) (checkout.Record, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gets = append(f.gets, id)
 	if f.getErr != nil {
-		return orderstore.Record{}, f.getErr
+		return checkout.Record{}, f.getErr
 	}
 	r, ok := f.records[id]
 	if !ok {
-		return orderstore.Record{}, orderstore.ErrNotFound
+		return checkout.Record{}, checkout.ErrNotFound
 	}
 	return r, nil
 }
@@ -335,7 +334,7 @@ func TestPlaceErrors(t *testing.T) {
 		want    int
 		wantMsg string
 	}{
-		{"conflict", fmt.Errorf("order %s: %w", testID, orders.ErrConflict), http.StatusConflict, "Order id already used"},
+		{"conflict", fmt.Errorf("order %s: %w", testID, checkout.ErrConflict), http.StatusConflict, "Order id already used"},
 		{"store down", errors.New("dynamodb unavailable"), http.StatusServiceUnavailable, "Order not placed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -357,14 +356,14 @@ func TestPlaceErrors(t *testing.T) {
 }
 
 func TestOrderPage(t *testing.T) {
-	stored := orderstore.Record{
+	stored := checkout.Record{
 		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: placedAt},
 		Published:   true,
 		PublishedAt: placedAt.Add(time.Second),
 		MessageID:   "sns-1",
 	}
 	const pending = "0b6c2f7e-3f5c-4c55-9b0a-7d5b0a7ad7a1"
-	unpublished := orderstore.Record{Order: order.Order{ID: pending, Customer: "Grace", Amount: 1, CreatedAt: placedAt}}
+	unpublished := checkout.Record{Order: order.Order{ID: pending, Customer: "Grace", Amount: 1, CreatedAt: placedAt}}
 	fo := newFakeOrders(stored, unpublished)
 	srv := newServer(fo, fakePinger{})
 
@@ -434,7 +433,7 @@ func TestOrderPageStoreError(t *testing.T) {
 }
 
 func TestOrderPageEscapesCustomer(t *testing.T) {
-	fo := newFakeOrders(orderstore.Record{Order: order.Order{ID: testID, Customer: `<script>alert(1)</script>`, Amount: 100, CreatedAt: placedAt}})
+	fo := newFakeOrders(checkout.Record{Order: order.Order{ID: testID, Customer: `<script>alert(1)</script>`, Amount: 100, CreatedAt: placedAt}})
 	res := serve(t, newServer(fo, fakePinger{}), httptest.NewRequest(http.MethodGet, "/orders/"+testID, nil))
 	if res.Status != http.StatusOK {
 		t.Fatalf("status = %d; want 200", res.Status)
@@ -532,7 +531,7 @@ func TestCrossOriginProtection(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	fo := newFakeOrders(orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: placedAt}})
+	fo := newFakeOrders(checkout.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: placedAt}})
 	crossSite := postForm(url.Values{"customer": {"Ada"}, "amount": {"1"}})
 	crossSite.Header.Set("Sec-Fetch-Site", "cross-site")
 	for name, r := range map[string]*http.Request{

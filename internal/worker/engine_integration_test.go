@@ -15,11 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/promotion"
-	"github.com/pubsub-app/pubsub/internal/topology"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
@@ -63,7 +63,7 @@ func publishMany(ctx context.Context, t *testing.T, cfg aws.Config, dep *topolog
 // on the same queue: the heartbeat keeps the message hidden, so it is
 // handled once.
 func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -94,7 +94,7 @@ func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
 // TestFailedHandlerBacksOff fails an order twice: each redelivery waits
 // RetryBase × 2^(receives-1), so the gaps grow, and the third try succeeds.
 func TestFailedHandlerBacksOff(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -129,7 +129,7 @@ func TestFailedHandlerBacksOff(t *testing.T) {
 // TestDrainFinishesInFlightWork cancels the engine while five slow handlers
 // run: they finish, their messages are deleted, and Run returns.
 func TestDrainFinishesInFlightWork(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -165,7 +165,7 @@ func TestDrainFinishesInFlightWork(t *testing.T) {
 // longer than the drain budget: Run returns within the budget and the
 // message is visible again at once for another worker.
 func TestDrainHandsBackUnfinishedWork(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -211,7 +211,7 @@ func TestDrainHandsBackUnfinishedWork(t *testing.T) {
 // 30s visibility timeout): the next worker receives the order within a few
 // seconds.
 func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -255,7 +255,7 @@ func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
 // TestTwoWorkersShareQueue runs two engines on one queue holding 500 orders:
 // every order is fulfilled, each effect exactly once.
 func TestTwoWorkersShareQueue(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -304,7 +304,7 @@ func countAll(ctx context.Context, t *testing.T, db *dynamodb.Client, table stri
 // from ten goroutines at once, as two workers receiving the same message
 // would: the conditional write lets exactly one of them record the effect.
 func TestRacingHandlersHaveOneEffect(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

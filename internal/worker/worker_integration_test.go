@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
 	"github.com/pubsub-app/pubsub/internal/promotion"
-	"github.com/pubsub-app/pubsub/internal/topology"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
@@ -122,7 +122,7 @@ func countItems(ctx context.Context, t *testing.T, db *dynamodb.Client, table st
 // fulfilment queue: it is received exactly 3 times (the manifest's tries),
 // lands in the DLQ, and the worker goes on to fulfil the next good order.
 func TestMalformedMessageReachesDLQ(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -164,7 +164,7 @@ func TestMalformedMessageReachesDLQ(t *testing.T) {
 // TestDuplicateDeliveryHasOneEffect publishes the same OrderPlaced event twice,
 // as SNS may deliver it: one fulfilment and one coupon result.
 func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -16,13 +16,13 @@ import (
 // TestAddonsPassCfnLint runs cfn-lint (installed into .venv by make venv) over every addon
 // template, as CloudFormation would see them on `copilot svc deploy`.
 func TestAddonsPassCfnLint(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	bin := os.Getenv("CFN_LINT")
 	if bin == "" {
 		bin = filepath.Join(root, ".venv", "bin", "cfn-lint")
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		skipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
+		integration.SkipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
 	}
 	templates := addonTemplates(t, root)
 	cmd := exec.Command(bin, templates...)
@@ -45,7 +45,7 @@ func TestAddonsPassCfnLint(t *testing.T) {
 // TestAddonParameters: Copilot passes an addon the parameters App, Env and Name only (and
 // those of addons.parameters.yml), so each must be declared and any other needs a default.
 func TestAddonParameters(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	for _, f := range addonTemplates(t, root) {
 		t.Run(f, func(t *testing.T) {
 			tpl := readTemplate(t, filepath.Join(root, f))

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -26,8 +26,8 @@ import (
 // WORKDIR and COPY steps replayed, for the manifest's platform. A Dockerfile whose build command
 // does not compile, or a .dockerignore that leaves out a file the build needs, fails here.
 func TestDockerfiles(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
-	top := emulatortest.LoadTopology(t)
+	root := integration.RepoRoot(t)
+	top := integration.LoadTopology(t)
 	goVersion := goDirective(t, root)
 	ctxFiles := buildContext(t, root)
 
@@ -122,8 +122,8 @@ func TestDockerfiles(t *testing.T) {
 // TestDockerfilesBelongToServices finds Dockerfiles no manifest builds (a renamed service
 // leaves one behind, and its tests above would silently stop covering it).
 func TestDockerfilesBelongToServices(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
-	top := emulatortest.LoadTopology(t)
+	root := integration.RepoRoot(t)
+	top := integration.LoadTopology(t)
 	files, err := filepath.Glob(filepath.Join(root, "Dockerfile*"))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestDockerfilesBelongToServices(t *testing.T) {
 // TestDockerignore checks that the build context (what Docker sends, .dockerignore applied)
 // holds what go build needs and none of the heavy or private folders.
 func TestDockerignore(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	files := buildContext(t, root)
 	in := func(p string) bool {
 		_, ok := files[p]

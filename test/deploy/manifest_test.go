@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pubsub-app/pubsub/internal/copilotenv"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/promotion"
-	"github.com/pubsub-app/pubsub/internal/topology"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
@@ -39,14 +39,14 @@ const (
 )
 
 func TestApplicationName(t *testing.T) {
-	if got, want := emulatortest.LoadTopology(t).App, "pubsub"; got != want {
+	if got, want := integration.LoadTopology(t).App, "pubsub"; got != want {
 		t.Errorf("copilot/.workspace application = %q; want %q", got, want)
 	}
 }
 
 func TestServices(t *testing.T) {
 	got := map[string]string{}
-	for _, s := range emulatortest.LoadTopology(t).Services {
+	for _, s := range integration.LoadTopology(t).Services {
 		got[s.Name] = s.Type
 	}
 	if diff := cmp.Diff(wantServices, got); diff != "" {
@@ -57,8 +57,8 @@ func TestServices(t *testing.T) {
 // TestPublishedTopic: the topic whose ARN the publisher looks up in COPILOT_SNS_TOPIC_ARNS is
 // the one its manifest publishes (Copilot injects only the topics a manifest declares).
 func TestPublishedTopic(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
-	pub := service(t, emulatortest.LoadTopology(t), "publisher")
+	root := integration.RepoRoot(t)
+	pub := service(t, integration.LoadTopology(t), "publisher")
 	calls, others := stringArgs(t, filepath.Join(root, "cmd", "publisher"), "copilotenv", "TopicARN", 1)
 	if want := []string{ordersTopic}; !slices.Equal(calls, want) || others > 0 {
 		t.Fatalf("cmd/publisher looks up topics %q (and %d this test cannot resolve); want %q", calls, others, want)
@@ -69,7 +69,7 @@ func TestPublishedTopic(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	top := emulatortest.LoadTopology(t)
+	top := integration.LoadTopology(t)
 	for _, tc := range []struct {
 		svc       string
 		filtered  bool // whether the subscription has a filter policy
@@ -97,7 +97,7 @@ func TestSubscriptions(t *testing.T) {
 // TestPromotionFilterPolicy: the subscription's filter policy is the promotion rule, with the
 // same threshold as the code (promotion.Threshold, in cents).
 func TestPromotionFilterPolicy(t *testing.T) {
-	s := service(t, emulatortest.LoadTopology(t), "promotion")
+	s := service(t, integration.LoadTopology(t), "promotion")
 	if len(s.Subscribes) != 1 {
 		t.Fatalf("promotion has %d subscriptions; want 1", len(s.Subscribes))
 	}
@@ -126,7 +126,7 @@ func TestPromotionFilterPolicy(t *testing.T) {
 }
 
 func TestDeadLetterQueues(t *testing.T) {
-	top := emulatortest.LoadTopology(t)
+	top := integration.LoadTopology(t)
 	for _, name := range []string{"fulfilment", "promotion"} {
 		s := service(t, top, name)
 		if got, want := s.Queue.DeadLetterTries, 3; got != want {
@@ -140,8 +140,8 @@ func TestDeadLetterQueues(t *testing.T) {
 // packages the binary is built from), so a new required variable is checked too; the table
 // holds the ones the service cannot be without, and proves the reading finds them.
 func TestRequiredVariables(t *testing.T) {
-	root := emulatortest.RepoRoot(t)
-	top := emulatortest.LoadTopology(t)
+	root := integration.RepoRoot(t)
+	top := integration.LoadTopology(t)
 	for _, tc := range []struct {
 		svc      string
 		required []string
@@ -187,7 +187,7 @@ func TestRequiredVariables(t *testing.T) {
 // Its own budget (the worker's drain, the publisher's shutdown) must end before that, and the
 // worker must know the queue's real visibility timeout.
 func TestShutdownBudgets(t *testing.T) {
-	top := emulatortest.LoadTopology(t)
+	top := integration.LoadTopology(t)
 	for _, name := range []string{"fulfilment", "promotion"} {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, top, name)
@@ -258,7 +258,7 @@ func TestShutdownBudgets(t *testing.T) {
 // TestManifestSettings checks what Copilot itself would check only at deploy time, or not at
 // all: Copilot ignores keys it does not know, so a misspelt key would silently do nothing.
 func TestManifestSettings(t *testing.T) {
-	top := emulatortest.LoadTopology(t)
+	top := integration.LoadTopology(t)
 	for _, name := range slices.Sorted(maps.Keys(wantServices)) {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, top, name)
@@ -503,7 +503,7 @@ func constString(t *testing.T, dir string, f *ast.File, e ast.Expr) (string, boo
 				name = imp.Name.Name
 			}
 			if name == pkg.Name && strings.HasPrefix(p, module) {
-				return constDecl(t, filepath.Join(emulatortest.RepoRoot(t), filepath.FromSlash(strings.TrimPrefix(p, module))), e.Sel.Name)
+				return constDecl(t, filepath.Join(integration.RepoRoot(t), filepath.FromSlash(strings.TrimPrefix(p, module))), e.Sel.Name)
 			}
 		}
 	}

@@ -24,13 +24,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pubsub-app/pubsub/internal/cfn"
 	"github.com/pubsub-app/pubsub/internal/copilotenv"
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/promotion"
-	"github.com/pubsub-app/pubsub/internal/topology"
 	"github.com/pubsub-app/pubsub/internal/web"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
@@ -46,11 +46,11 @@ func loadRendered(t *testing.T) *renderedSet {
 	t.Helper()
 	dir := os.Getenv("RENDERED_DIR")
 	if dir == "" {
-		skipOrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
+		integration.SkipOrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
 			"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
 	}
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(emulatortest.RepoRoot(t), dir)
+		dir = filepath.Join(integration.RepoRoot(t), dir)
 	}
 	renderedOnce.Do(func() { renderedCache, renderedErr = readRendered(dir) })
 	if renderedErr != nil {
@@ -139,8 +139,8 @@ func (r *renderedSet) stackFile(svc string) string {
 // Addons are not compared; `make render` before the tests keeps both current.
 func TestRenderedIsCurrent(t *testing.T) {
 	r := loadRendered(t)
-	root := emulatortest.RepoRoot(t)
-	top := emulatortest.LoadTopology(t)
+	root := integration.RepoRoot(t)
+	top := integration.LoadTopology(t)
 	got, want := map[string]string{}, map[string]string{}
 	for _, w := range r.Info.Workloads {
 		got[w.Name] = w.Type
@@ -383,7 +383,7 @@ func engineDefaults(t *testing.T, env renderedEnv) worker.Config {
 // the manifest or from an addon output; and every addon output wired in exists.
 func TestRenderedVariables(t *testing.T) {
 	r := loadRendered(t)
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
 			env := containerEnv(t, r, w.Name)
@@ -524,13 +524,13 @@ func (healthy) Ping(context.Context) error { return nil }
 // its own templates included: no errors but the one documented below; warnings are logged.
 func TestRenderedCfnLint(t *testing.T) {
 	r := loadRendered(t)
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	bin := os.Getenv("CFN_LINT")
 	if bin == "" {
 		bin = filepath.Join(root, ".venv", "bin", "cfn-lint")
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		skipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
+		integration.SkipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
 	}
 	var files []string
 	for _, f := range r.Info.Files {

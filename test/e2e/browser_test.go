@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
 // chromium finds the browser: CHROMIUM, else chromium or chromium-browser on PATH.
@@ -25,10 +25,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-		t.Fatal("no Chromium found (apt-get install chromium) and REQUIRE_INTEGRATION=1")
-	}
-	t.Skip("browser test skipped: no Chromium found (apt-get install chromium)")
+	integration.SkipOrFail(t, "browser test skipped: no Chromium found (apt-get install chromium)")
 	return ""
 }
 
@@ -38,7 +35,7 @@ func chromium(t *testing.T) string {
 // (go test -artifacts keeps them).
 func TestBrowserPlacesOrder(t *testing.T) {
 	browser := chromium(t)
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	s := startServices(t, emu, dep, nil)
 	out := t.ArtifactDir()

@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/topology"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
@@ -53,7 +53,7 @@ func (h *brokenUntilFixed) Handle(ctx context.Context, e events.OrderPlaced) (st
 // Redrive is SQS's StartMessageMoveTask, which moto does not implement: the
 // test runs on LocalStack (make test-localstack) and AWS.
 func TestDeadLetterRunbook(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	if os.Getenv("AWS_EMULATOR") == "moto" { // set by bin/dev when it started the emulator
 		t.Skip(noMoveTasks)
 	}
@@ -162,16 +162,12 @@ func awsCLI(t *testing.T) string {
 	if p := os.Getenv("AWS_CLI"); p != "" {
 		return p
 	}
-	if p := filepath.Join(emulatortest.RepoRoot(t), ".venv-localstack", "venv", "bin", "aws"); fileExists(p) {
+	if p := filepath.Join(integration.RepoRoot(t), ".venv-localstack", "venv", "bin", "aws"); fileExists(p) {
 		return p
 	}
 	p, err := exec.LookPath("aws")
 	if err != nil {
-		msg := "no AWS CLI: set AWS_CLI, or run make localstack (its venv has one)"
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		integration.SkipOrFail(t, "no AWS CLI: set AWS_CLI, or run make localstack (its venv has one)")
 	}
 	return p
 }
@@ -183,9 +179,9 @@ func fileExists(p string) bool {
 
 // runMake runs a make target at the repository root on the emulator and
 // returns its output, failing the test if it fails.
-func runMake(ctx context.Context, t *testing.T, emu *emulatortest.Emulator, target string, vars ...string) string {
+func runMake(ctx context.Context, t *testing.T, emu *integration.Emulator, target string, vars ...string) string {
 	t.Helper()
-	args := append([]string{"--no-print-directory", "-C", emulatortest.RepoRoot(t), target}, vars...)
+	args := append([]string{"--no-print-directory", "-C", integration.RepoRoot(t), target}, vars...)
 	cmd := exec.CommandContext(ctx, "make", args...)
 	// Not the make that may be running the tests: its flags and job server are not this one's.
 	env := []string{}

@@ -28,9 +28,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // syncBuffer collects the stack's output while the test reads it.
@@ -73,9 +73,9 @@ func goBuild(root, bin string) error {
 
 // startStack runs `dev run` (what `make run` runs) on the emulator under a
 // fresh environment name and waits for the publisher's health check.
-func startStack(t *testing.T, emu *emulatortest.Emulator) *Stack {
+func startStack(t *testing.T, emu *integration.Emulator) *Stack {
 	t.Helper()
-	root := emulatortest.RepoRoot(t)
+	root := integration.RepoRoot(t)
 	bin := binaries(t)
 	port, err := emulator.FreePort()
 	if err != nil {
@@ -86,7 +86,7 @@ func startStack(t *testing.T, emu *emulatortest.Emulator) *Stack {
 	s := &Stack{
 		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
 		Env:     "e" + hex.EncodeToString(b),
-		Top:     emulatortest.LoadTopology(t),
+		Top:     integration.LoadTopology(t),
 		Logs:    &syncBuffer{},
 		done:    make(chan error, 1),
 	}
@@ -210,7 +210,7 @@ func scan(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) 
 // publisher: fulfilment records all four, promotion issues coupons for the
 // two of 80.00 or more, and each worker logs one line per order it handled.
 func TestOrdersFlowThroughTheBinaries(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	s := startStack(t, emu)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

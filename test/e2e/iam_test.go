@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
-	"github.com/pubsub-app/pubsub/test/awscalls"
-	"github.com/pubsub-app/pubsub/test/iam"
+	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
+	"github.com/pubsub-app/pubsub/internal/devstack/iam"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
 // Every AWS call the binaries make in these tests goes through one
@@ -26,7 +26,7 @@ var (
 
 // awsEnv returns the variables that point service svc at the emulator
 // through the recording proxy, its calls labelled with its name.
-func awsEnv(t *testing.T, emu *emulatortest.Emulator, svc string) []string {
+func awsEnv(t *testing.T, emu *integration.Emulator, svc string) []string {
 	t.Helper()
 	env := append(emu.Env(), "AWS_ENDPOINT_URL="+recordingEndpoint(t, emu))
 	if svc != "" {
@@ -35,7 +35,7 @@ func awsEnv(t *testing.T, emu *emulatortest.Emulator, svc string) []string {
 	return env
 }
 
-func recordingEndpoint(t *testing.T, emu *emulatortest.Emulator) string {
+func recordingEndpoint(t *testing.T, emu *integration.Emulator) string {
 	t.Helper()
 	recorderOnce.Do(func() { recorder, recorderErr = awscalls.Start(emu.Endpoint) })
 	if recorderErr != nil {

@@ -18,15 +18,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
-	"github.com/pubsub-app/pubsub/internal/procgroup"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/procgroup"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // startPublisher runs the publisher binary alone with extra variables and
 // returns its URL and process.
-func startPublisher(t *testing.T, emu *emulatortest.Emulator, dep *topology.Deployment, extra ...string) (string, *procgroup.Proc, *syncBuffer) {
+func startPublisher(t *testing.T, emu *integration.Emulator, dep *topology.Deployment, extra ...string) (string, *procgroup.Proc, *syncBuffer) {
 	t.Helper()
 	port, err := emulator.FreePort()
 	if err != nil {
@@ -55,7 +55,7 @@ func startPublisher(t *testing.T, emu *emulatortest.Emulator, dep *topology.Depl
 // every request it accepted is answered in full (303), the ones after are
 // refused at connect, the process exits 0, and every answered order is stored.
 func TestPublisherDrainsOnSIGTERM(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	base, proc, logs := startPublisher(t, emu, dep)
 	waitHealthy(t, base, logs)
@@ -143,7 +143,7 @@ func TestPublisherDrainsOnSIGTERM(t *testing.T) {
 // endpoint at a closed port: /healthz answers 503, so the load balancer
 // takes the task out of service.
 func TestHealthzReportsUnreachableDynamoDB(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	closed, err := emulator.FreePort()
 	if err != nil {
@@ -171,7 +171,7 @@ func TestHealthzReportsUnreachableDynamoDB(t *testing.T) {
 // (a slowloris): the publisher closes it after its read-header timeout
 // instead of holding it open forever.
 func TestSlowClientIsCutOff(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	base, _, logs := startPublisher(t, emu, dep)
 	waitHealthy(t, base, logs)

@@ -13,14 +13,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
 // TestOrdersSurviveSNSOutage posts 20 orders while SNS cannot be reached: each
 // gets its order page and none is published. Once SNS is back, the outbox
 // publishes all 20, each exactly once, and the workers see each once.
 func TestOrdersSurviveSNSOutage(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	sns := newSwitchProxy(t, emu.Endpoint)
 	s := startServices(t, emu, dep, map[string][]string{
@@ -85,7 +85,7 @@ func TestOrdersSurviveSNSOutage(t *testing.T) {
 // TestConcurrentSubmitsPlaceOneOrder submits one form five times at once: one
 // order is stored, one event published, and every submit lands on its page.
 func TestConcurrentSubmitsPlaceOneOrder(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	s := startServices(t, emu, dep, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
-	"github.com/pubsub-app/pubsub/internal/procgroup"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/procgroup"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 var (
@@ -36,7 +36,7 @@ func binaries(t *testing.T) string {
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "pubsub-e2e-bin-")
 		if buildErr == nil {
-			buildErr = goBuild(emulatortest.RepoRoot(t), binDir)
+			buildErr = goBuild(integration.RepoRoot(t), binDir)
 		}
 	})
 	if buildErr != nil {
@@ -55,7 +55,7 @@ type Services struct {
 }
 
 // startServices runs the three services on dep; extra adds variables per service.
-func startServices(t *testing.T, emu *emulatortest.Emulator, dep *topology.Deployment, extra map[string][]string) *Services {
+func startServices(t *testing.T, emu *integration.Emulator, dep *topology.Deployment, extra map[string][]string) *Services {
 	t.Helper()
 	bin := binaries(t)
 	port, err := emulator.FreePort()

@@ -16,11 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/procgroup"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/procgroup"
 )
 
 // TestWorkerProcessStoppedMidBatch stops the fulfilment binary in the middle
@@ -37,7 +37,7 @@ func TestWorkerProcessStoppedMidBatch(t *testing.T) {
 		{"SIGKILL", syscall.SIGKILL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu := emulatortest.Start(t)
+			emu := integration.Start(t)
 			_, dep := emu.Deploy(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
@@ -133,7 +133,7 @@ func TestWorkerProcessStoppedMidBatch(t *testing.T) {
 }
 
 // publishOrders publishes n orders to the topic, 8 at a time.
-func publishOrders(ctx context.Context, t *testing.T, emu *emulatortest.Emulator, topicARN string, n int) {
+func publishOrders(ctx context.Context, t *testing.T, emu *integration.Emulator, topicARN string, n int) {
 	t.Helper()
 	pub := events.NewPublisher(sns.NewFromConfig(emu.Config), topicARN)
 	g, ctx := errgroup.WithContext(ctx)

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
 // TestWorkersKeepSlowOrdersAndShedBadMessages runs the worker binaries with
@@ -24,7 +24,7 @@ import (
 // visible again early each time). Both need sqs:ChangeMessageVisibility on
 // AWS, which the IAM check after the tests holds the rendered stacks to.
 func TestWorkersKeepSlowOrdersAndShedBadMessages(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -1,4 +1,4 @@
-package orders_test
+package checkout_test
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 )
 
 // countingPublisher records how often each order is published; it is slow
@@ -39,11 +39,11 @@ func (p *countingPublisher) Publish(ctx context.Context, e events.OrderPlaced) (
 // six publisher tasks drain it at the same time, each reading the same due
 // orders: each order is published exactly once and marked published.
 func TestTasksDrainOutboxOnce(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	store := orderstore.New(dynamodb.NewFromConfig(emu.Config), dep.Services["publisher"].Tables["ordersTable"])
+	store := checkoutdb.New(dynamodb.NewFromConfig(emu.Config), dep.Services["publisher"].Tables["ordersTable"])
 
 	var ids []string
 	for i := range 60 {
@@ -57,7 +57,7 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var wg sync.WaitGroup
 	for range 6 {
-		svc := orders.NewService(store, pub, log, time.Now, orders.Options{Batch: 25})
+		svc := checkout.NewService(store, pub, log, time.Now, checkout.Options{Batch: 25})
 		wg.Go(func() { svc.DrainOutbox(ctx) })
 	}
 	wg.Wait()

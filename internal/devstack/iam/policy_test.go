@@ -1,7 +1,7 @@
 package iam
 
 import (
-	"github.com/pubsub-app/pubsub/internal/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"os"
 	"path/filepath"
 	"testing"

@@ -1,7 +1,8 @@
-// Package orderstore keeps orders in the publisher's DynamoDB table
-// (ordersTable, partition key id), together with whether each order's event
-// has been published yet.
-package orderstore
+// Package checkoutdb is checkout's store on DynamoDB: orders in the
+// publisher's table (ordersTable, partition key id), together with whether
+// each order's event has been published yet, and the sparse outbox index of
+// those not yet published.
+package checkoutdb
 
 import (
 	"context"
@@ -15,28 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/ddb"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
 )
-
-// Sentinel errors.
-var (
-	ErrNotFound = errors.New("order not found")
-	ErrExists   = ddb.ErrExists
-)
-
-// Record is a stored order and the state of its event.
-type Record struct {
-	order.Order
-	Published   bool
-	PublishedAt time.Time
-	MessageID   string // the SNS message id, once published
-	// Attempts counts failed publishes; LeaseUntil is when the event may next
-	// be published by whichever publisher task claims it first.
-	Attempts   int
-	LeaseUntil time.Time
-}
 
 // OutboxIndex is the sparse global secondary index of unpublished orders,
 // keyed by outbox (always outboxPending) and leaseUntil.
@@ -85,7 +69,7 @@ type item struct {
 }
 
 // Create stores a new order as not yet published, in the outbox, leased to
-// the caller until leaseUntil. It returns ErrExists, and changes nothing, when
+// the caller until leaseUntil. It returns checkout.ErrExists, and changes nothing, when
 // an order with the same id is stored already.
 func (s *Store) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
 	av, err := attributevalue.MarshalMap(item{
@@ -102,25 +86,25 @@ func (s *Store) Create(ctx context.Context, o order.Order, leaseUntil time.Time)
 	}
 	if err := ddb.PutNew(ctx, s.client, s.table, "id", av); err != nil {
 		if errors.Is(err, ddb.ErrExists) {
-			return err
+			return fmt.Errorf("create order %s: %w", o.ID, checkout.ErrExists)
 		}
 		return fmt.Errorf("create order %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-// Get returns the order with the given id, read consistently, or ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (Record, error) {
+// Get returns the order with the given id, read consistently, or checkout.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (checkout.Record, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Record{}, fmt.Errorf("get order %s: %w", id, err)
+		return checkout.Record{}, fmt.Errorf("get order %s: %w", id, err)
 	}
 	if out.Item == nil {
-		return Record{}, ErrNotFound
+		return checkout.Record{}, checkout.ErrNotFound
 	}
 	return decode(out.Item)
 }
@@ -170,7 +154,7 @@ func (s *Store) Reschedule(ctx context.Context, id string, attempts int, next ti
 // now and leases each to the caller until now+lease. A claim is a conditional
 // write on the lease it read, so of several publisher tasks exactly one wins
 // each order.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error) {
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]checkout.Record, error) {
 	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		IndexName:              aws.String(OutboxIndex),
@@ -184,7 +168,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("query the outbox: %w", err)
 	}
-	var claimed []Record
+	var claimed []checkout.Record
 	for _, key := range out.Items {
 		id, ok := key["id"].(*types.AttributeValueMemberS)
 		old, ok2 := key["leaseUntil"].(*types.AttributeValueMemberS)
@@ -227,20 +211,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func decode(av map[string]types.AttributeValue) (Record, error) {
+func decode(av map[string]types.AttributeValue) (checkout.Record, error) {
 	var it item
 	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
-		return Record{}, fmt.Errorf("decode order: %w", err)
+		return checkout.Record{}, fmt.Errorf("decode order: %w", err)
 	}
 	amount, err := money.Parse(it.Amount)
 	if err != nil {
-		return Record{}, fmt.Errorf("decode order %s: amount %q: %w", it.ID, it.Amount, err)
+		return checkout.Record{}, fmt.Errorf("decode order %s: amount %q: %w", it.ID, it.Amount, err)
 	}
 	created, err := time.Parse(time.RFC3339Nano, it.CreatedAt)
 	if err != nil {
-		return Record{}, fmt.Errorf("decode order %s: createdAt: %w", it.ID, err)
+		return checkout.Record{}, fmt.Errorf("decode order %s: createdAt: %w", it.ID, err)
 	}
-	r := Record{
+	r := checkout.Record{
 		Order:     order.Order{ID: it.ID, Customer: it.Customer, Amount: amount, CreatedAt: created},
 		Published: it.PublishState == statePublished,
 		MessageID: it.MessageID,

@@ -2,12 +2,12 @@ package iam
 
 import (
 	"fmt"
-	"github.com/pubsub-app/pubsub/internal/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/pubsub-app/pubsub/test/awscalls"
+	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
 )
 
 // Service is one service's task role as Copilot's rendered stacks define it,

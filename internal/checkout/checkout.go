@@ -1,4 +1,4 @@
-// Package orders places customer orders: it stores each order and publishes
+// Package checkout places customer orders: it stores each order and publishes
 // its OrderPlaced event, so that an accepted order is never lost or doubled.
 //
 // The order table doubles as an outbox. An order is stored in the outbox,
@@ -6,7 +6,7 @@
 // takes the order out. If the publish fails, or the process dies, the lease
 // runs out and the background loop (RunOutbox) of any publisher task claims
 // the order and publishes it, with growing back-off between failures.
-package orders
+package checkout
 
 import (
 	"context"
@@ -17,20 +17,37 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 	"github.com/pubsub-app/pubsub/internal/retry"
 )
 
-// ErrConflict is returned when an order id is reused for a different order.
-var ErrConflict = errors.New("order id already used for a different order")
+// Errors of placing and reading orders; a Store returns ErrExists and
+// ErrNotFound.
+var (
+	// ErrConflict is returned when an order id is reused for a different order.
+	ErrConflict = errors.New("order id already used for a different order")
+	ErrExists   = errors.New("order exists")
+	ErrNotFound = errors.New("order not found")
+)
 
-// Store is where orders are kept.
+// Record is a stored order and the state of its event.
+type Record struct {
+	order.Order
+	Published   bool
+	PublishedAt time.Time
+	MessageID   string // the SNS message id, once published
+	// Attempts counts failed publishes; LeaseUntil is when the event may next
+	// be published by whichever publisher task claims it first.
+	Attempts   int
+	LeaseUntil time.Time
+}
+
+// Store is where orders are kept (checkoutdb keeps them in DynamoDB).
 type Store interface {
 	Create(ctx context.Context, o order.Order, leaseUntil time.Time) error
-	Get(ctx context.Context, id string) (orderstore.Record, error)
+	Get(ctx context.Context, id string) (Record, error)
 	MarkPublished(ctx context.Context, id, messageID string, at time.Time) error
 	Reschedule(ctx context.Context, id string, attempts int, next time.Time) error
-	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]orderstore.Record, error)
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error)
 }
 
 // Publisher sends OrderPlaced events.
@@ -91,28 +108,28 @@ func NewService(store Store, pub Publisher, log *slog.Logger, now func() time.Ti
 // double click, a refresh, a retried POST) returns the stored order and
 // publishes nothing. A publish failure is not an error to the caller: the
 // order stays in the outbox and is published later.
-func (s *Service) Place(ctx context.Context, o order.Order) (orderstore.Record, error) {
+func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 	now := s.now().UTC()
 	o.CreatedAt = now
 	log := s.log.With("order_id", o.ID)
 	err := s.store.Create(ctx, o, now.Add(s.opts.Lease))
-	if errors.Is(err, orderstore.ErrExists) {
+	if errors.Is(err, ErrExists) {
 		rec, err := s.store.Get(ctx, o.ID)
 		if err != nil {
-			return orderstore.Record{}, err
+			return Record{}, err
 		}
 		if rec.Customer != o.Customer || rec.Amount != o.Amount {
 			log.Warn("order id reused for a different order")
-			return orderstore.Record{}, fmt.Errorf("order %s: %w", o.ID, ErrConflict)
+			return Record{}, fmt.Errorf("order %s: %w", o.ID, ErrConflict)
 		}
 		log.Info("duplicate submission, order already stored", "published", rec.Published)
 		return rec, nil
 	}
 	if err != nil {
-		return orderstore.Record{}, err
+		return Record{}, err
 	}
 	log.Info("order saved", "amount", o.Amount.String())
-	rec := orderstore.Record{Order: o}
+	rec := Record{Order: o}
 	s.publish(ctx, &rec)
 	return rec, nil
 }
@@ -120,7 +137,7 @@ func (s *Service) Place(ctx context.Context, o order.Order) (orderstore.Record, 
 // publish sends rec's event and records the result: published, or
 // rescheduled with back-off. Failures are logged, not returned: the order is
 // safe in the outbox either way.
-func (s *Service) publish(ctx context.Context, rec *orderstore.Record) {
+func (s *Service) publish(ctx context.Context, rec *Record) {
 	log := s.log.With("order_id", rec.ID)
 	// The request may end (the client goes away) while the event is sent;
 	// the publish still gets its own bounded time.
@@ -185,7 +202,7 @@ func (s *Service) DrainOutbox(ctx context.Context) {
 	}
 }
 
-// Get returns a stored order or orderstore.ErrNotFound.
-func (s *Service) Get(ctx context.Context, id string) (orderstore.Record, error) {
+// Get returns a stored order or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Record, error) {
 	return s.store.Get(ctx, id)
 }

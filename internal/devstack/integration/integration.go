@@ -1,8 +1,10 @@
-// Package emulatortest gives integration tests an AWS emulator: the one at
-// AWS_ENDPOINT_URL, else LocalStack started with testcontainers where a Docker
-// engine answers, else a skip that says why (a failure under
-// REQUIRE_INTEGRATION=1, so CI cannot pass by skipping).
-package emulatortest
+// Package integration is what the integration and end-to-end tests share: an
+// AWS emulator (the one at AWS_ENDPOINT_URL, else LocalStack started with
+// testcontainers where a Docker engine answers), the application's topology
+// provisioned on it, and the one rule for a test that cannot run: it skips
+// and says why, or fails under REQUIRE_INTEGRATION=1 (as CI sets), so CI can
+// never pass by skipping. Under -short (make test-unit) they all skip.
+package integration
 
 import (
 	"context"
@@ -22,8 +24,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/modules/localstack"
 
-	"github.com/pubsub-app/pubsub/internal/emulator"
-	"github.com/pubsub-app/pubsub/internal/topology"
+	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // DefaultLocalStackImage is the last LocalStack image that starts without an
@@ -43,19 +45,37 @@ var (
 	skipWhy  string
 )
 
+// SkipOrFail skips a test that cannot run here, saying why, or fails it when
+// REQUIRE_INTEGRATION=1, so CI can never pass by skipping.
+func SkipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
+		t.Fatalf("%s (REQUIRE_INTEGRATION=1, so this is a failure, not a skip)", why)
+	}
+	t.Skip(why)
+}
+
+// Short skips a test that needs an emulator, a browser or built binaries
+// under -short (make test-unit), whatever REQUIRE_INTEGRATION says.
+func Short(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs an AWS emulator: skipped under -short")
+	}
+}
+
 // Start returns the emulator for this test binary, starting LocalStack once
 // if needed, or skips (fails under REQUIRE_INTEGRATION=1) when there is none.
+// Under -short it skips.
 func Start(t testing.TB) *Emulator {
 	t.Helper()
+	Short(t)
 	once.Do(find)
 	if startErr != nil {
 		t.Fatalf("AWS emulator: %v", startErr)
 	}
 	if endpoint == "" {
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("integration test cannot run and REQUIRE_INTEGRATION=1: %s", skipWhy)
-		}
-		t.Skipf("integration test skipped: %s", skipWhy)
+		SkipOrFail(t, "integration test skipped: "+skipWhy)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,4 +1,4 @@
-package orders_test
+package checkout_test
 
 import (
 	"context"
@@ -13,15 +13,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/orders"
-	"github.com/pubsub-app/pubsub/internal/orderstore"
 )
 
 const testID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 
-var opts = orders.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
+var opts = checkout.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
 
 // callLog is the order in which the fakes were called, across both of them.
 type callLog struct {
@@ -41,11 +40,11 @@ func (l *callLog) get() []string {
 	return slices.Clone(l.calls)
 }
 
-// fakeStore is an in-memory orders.Store that behaves like orderstore.Store:
+// fakeStore is an in-memory checkout.Store that behaves like checkoutdb.Store:
 // an unpublished order carries a lease, a published one does not.
 type fakeStore struct {
 	log       *callLog
-	records   map[string]orderstore.Record
+	records   map[string]checkout.Record
 	createErr error
 	getErr    error
 	markErr   error
@@ -75,8 +74,8 @@ type rescheduleCall struct {
 	CtxErr   error // the context's state when called
 }
 
-func newFakeStore(log *callLog, recs ...orderstore.Record) *fakeStore {
-	s := &fakeStore{log: log, records: map[string]orderstore.Record{}}
+func newFakeStore(log *callLog, recs ...checkout.Record) *fakeStore {
+	s := &fakeStore{log: log, records: map[string]checkout.Record{}}
 	for _, r := range recs {
 		s.records[r.ID] = r
 	}
@@ -90,20 +89,20 @@ func (s *fakeStore) Create(ctx context.Context, o order.Order, leaseUntil time.T
 		return s.createErr
 	}
 	if _, ok := s.records[o.ID]; ok {
-		return orderstore.ErrExists
+		return checkout.ErrExists
 	}
-	s.records[o.ID] = orderstore.Record{Order: o, LeaseUntil: leaseUntil}
+	s.records[o.ID] = checkout.Record{Order: o, LeaseUntil: leaseUntil}
 	return nil
 }
 
-func (s *fakeStore) Get(ctx context.Context, id string) (orderstore.Record, error) {
+func (s *fakeStore) Get(ctx context.Context, id string) (checkout.Record, error) {
 	s.log.add("Get")
 	if s.getErr != nil {
-		return orderstore.Record{}, s.getErr
+		return checkout.Record{}, s.getErr
 	}
 	r, ok := s.records[id]
 	if !ok {
-		return orderstore.Record{}, orderstore.ErrNotFound
+		return checkout.Record{}, checkout.ErrNotFound
 	}
 	return r, nil
 }
@@ -143,7 +142,7 @@ func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, nex
 
 // ClaimDue leases, in id order, up to limit unpublished orders whose lease
 // has run out.
-func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]orderstore.Record, error) {
+func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]checkout.Record, error) {
 	s.log.add("ClaimDue")
 	s.claims = append(s.claims, limit)
 	if s.claimErr != nil {
@@ -156,7 +155,7 @@ func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, lease time.Dura
 			}
 		}
 	})
-	var due []orderstore.Record
+	var due []checkout.Record
 	for _, id := range ids {
 		r := s.records[id]
 		if r.Published || r.LeaseUntil.After(now) || len(due) == limit {
@@ -222,24 +221,24 @@ func TestPlace(t *testing.T) {
 	placed := input
 	placed.CreatedAt = t0
 	lease := t0.Add(opts.Lease)
-	earlier := orderstore.Record{
+	earlier := checkout.Record{
 		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: t0.Add(-time.Hour)},
 		Published:   true,
 		PublishedAt: t0.Add(-time.Hour + time.Second),
 		MessageID:   "sns-earlier",
 	}
-	unpublished := orderstore.Record{Order: earlier.Order, Attempts: 2, LeaseUntil: t0.Add(time.Minute)}
-	otherAmount := orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9551, CreatedAt: t0.Add(-time.Hour)}}
-	otherCustomer := orderstore.Record{Order: order.Order{ID: testID, Customer: "Grace Hopper", Amount: 9550, CreatedAt: t0.Add(-time.Hour)}}
+	unpublished := checkout.Record{Order: earlier.Order, Attempts: 2, LeaseUntil: t0.Add(time.Minute)}
+	otherAmount := checkout.Record{Order: order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9551, CreatedAt: t0.Add(-time.Hour)}}
+	otherCustomer := checkout.Record{Order: order.Order{ID: testID, Customer: "Grace Hopper", Amount: 9550, CreatedAt: t0.Add(-time.Hour)}}
 	storeDown := errors.New("dynamodb unavailable")
 	const msgID = "sns-" + testID
 
 	for _, tc := range []struct {
 		name    string
-		stored  []orderstore.Record
+		stored  []checkout.Record
 		store   fakeStore // only its error fields are used
 		pubErr  error
-		want    orderstore.Record
+		want    checkout.Record
 		wantErr error
 
 		wantCalls       []string
@@ -247,79 +246,79 @@ func TestPlace(t *testing.T) {
 		wantPublished   []events.OrderPlaced
 		wantMarked      []markCall
 		wantRescheduled []rescheduleCall
-		wantStored      map[string]orderstore.Record
+		wantStored      map[string]checkout.Record
 	}{
 		{
 			name:          "new order is stored, published and marked",
-			want:          orderstore.Record{Order: placed, Published: true, PublishedAt: t1, MessageID: msgID},
+			want:          checkout.Record{Order: placed, Published: true, PublishedAt: t1, MessageID: msgID},
 			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
 			wantCreates:   []createCall{{placed, lease}},
 			wantPublished: []events.OrderPlaced{{Order: placed}},
 			wantMarked:    []markCall{{testID, msgID, t1}},
-			wantStored:    map[string]orderstore.Record{testID: {Order: placed, Published: true, PublishedAt: t1, MessageID: msgID}},
+			wantStored:    map[string]checkout.Record{testID: {Order: placed, Published: true, PublishedAt: t1, MessageID: msgID}},
 		},
 		{
 			name:            "publish failure is not an error; the order stays in the outbox, rescheduled",
 			pubErr:          errors.New("sns throttled"),
-			want:            orderstore.Record{Order: placed},
+			want:            checkout.Record{Order: placed},
 			wantCalls:       []string{"Create", "Publish", "Reschedule"},
 			wantCreates:     []createCall{{placed, lease}},
 			wantPublished:   []events.OrderPlaced{{Order: placed}},
 			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
-			wantStored:      map[string]orderstore.Record{testID: {Order: placed, Attempts: 1, LeaseUntil: t1.Add(opts.RetryBase)}},
+			wantStored:      map[string]checkout.Record{testID: {Order: placed, Attempts: 1, LeaseUntil: t1.Add(opts.RetryBase)}},
 		},
 		{
 			name:            "publish and reschedule failures are not an error; the lease stands",
 			store:           fakeStore{resErr: storeDown},
 			pubErr:          errors.New("sns throttled"),
-			want:            orderstore.Record{Order: placed},
+			want:            checkout.Record{Order: placed},
 			wantCalls:       []string{"Create", "Publish", "Reschedule"},
 			wantCreates:     []createCall{{placed, lease}},
 			wantPublished:   []events.OrderPlaced{{Order: placed}},
 			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
-			wantStored:      map[string]orderstore.Record{testID: {Order: placed, LeaseUntil: lease}},
+			wantStored:      map[string]checkout.Record{testID: {Order: placed, LeaseUntil: lease}},
 		},
 		{
 			name:          "mark failure after a publish is not an error; the lease stands",
 			store:         fakeStore{markErr: storeDown},
-			want:          orderstore.Record{Order: placed},
+			want:          checkout.Record{Order: placed},
 			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
 			wantCreates:   []createCall{{placed, lease}},
 			wantPublished: []events.OrderPlaced{{Order: placed}},
 			wantMarked:    []markCall{{testID, msgID, t1}},
-			wantStored:    map[string]orderstore.Record{testID: {Order: placed, LeaseUntil: lease}},
+			wantStored:    map[string]checkout.Record{testID: {Order: placed, LeaseUntil: lease}},
 		},
 		{
 			name:        "duplicate returns the stored order and publishes nothing",
-			stored:      []orderstore.Record{earlier},
+			stored:      []checkout.Record{earlier},
 			want:        earlier,
 			wantCalls:   []string{"Create", "Get"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{testID: earlier},
+			wantStored:  map[string]checkout.Record{testID: earlier},
 		},
 		{
 			name:        "duplicate of an order still in the outbox publishes nothing",
-			stored:      []orderstore.Record{unpublished},
+			stored:      []checkout.Record{unpublished},
 			want:        unpublished,
 			wantCalls:   []string{"Create", "Get"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{testID: unpublished},
+			wantStored:  map[string]checkout.Record{testID: unpublished},
 		},
 		{
 			name:        "same id with a different amount is a conflict",
-			stored:      []orderstore.Record{otherAmount},
-			wantErr:     orders.ErrConflict,
+			stored:      []checkout.Record{otherAmount},
+			wantErr:     checkout.ErrConflict,
 			wantCalls:   []string{"Create", "Get"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{testID: otherAmount},
+			wantStored:  map[string]checkout.Record{testID: otherAmount},
 		},
 		{
 			name:        "same id with a different customer is a conflict",
-			stored:      []orderstore.Record{otherCustomer},
-			wantErr:     orders.ErrConflict,
+			stored:      []checkout.Record{otherCustomer},
+			wantErr:     checkout.ErrConflict,
 			wantCalls:   []string{"Create", "Get"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{testID: otherCustomer},
+			wantStored:  map[string]checkout.Record{testID: otherCustomer},
 		},
 		{
 			name:        "store error is returned and nothing is published",
@@ -327,16 +326,16 @@ func TestPlace(t *testing.T) {
 			wantErr:     storeDown,
 			wantCalls:   []string{"Create"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{},
+			wantStored:  map[string]checkout.Record{},
 		},
 		{
 			name:        "duplicate whose read fails is an error and publishes nothing",
-			stored:      []orderstore.Record{earlier},
+			stored:      []checkout.Record{earlier},
 			store:       fakeStore{getErr: storeDown},
 			wantErr:     storeDown,
 			wantCalls:   []string{"Create", "Get"},
 			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]orderstore.Record{testID: earlier},
+			wantStored:  map[string]checkout.Record{testID: earlier},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,7 +343,7 @@ func TestPlace(t *testing.T) {
 			store := newFakeStore(log, tc.stored...)
 			store.createErr, store.getErr, store.markErr, store.resErr = tc.store.createErr, tc.store.getErr, tc.store.markErr, tc.store.resErr
 			pub := &fakePublisher{log: log, err: tc.pubErr}
-			svc := orders.NewService(store, pub, discard(), steppingClock(), opts)
+			svc := checkout.NewService(store, pub, discard(), steppingClock(), opts)
 
 			got, err := svc.Place(context.Background(), input)
 
@@ -383,7 +382,7 @@ func TestPlace(t *testing.T) {
 func TestPlaceStoresUTC(t *testing.T) {
 	log := &callLog{}
 	store := newFakeStore(log)
-	svc := orders.NewService(store, &fakePublisher{log: log}, discard(), steppingClock(), opts)
+	svc := checkout.NewService(store, &fakePublisher{log: log}, discard(), steppingClock(), opts)
 	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
 	if err != nil {
 		t.Fatalf("Place: %v", err)
@@ -407,7 +406,7 @@ func TestPlacePublishOutlivesRequest(t *testing.T) {
 	log := &callLog{}
 	store := newFakeStore(log)
 	pub := &fakePublisher{log: log}
-	svc := orders.NewService(store, pub, discard(), steppingClock(), opts)
+	svc := checkout.NewService(store, pub, discard(), steppingClock(), opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
@@ -439,7 +438,7 @@ func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
 	pub := &fakePublisher{log: log, block: true}
 	o := opts
 	o.PublishTimeout = 20 * time.Millisecond
-	svc := orders.NewService(store, pub, discard(), steppingClock(), o)
+	svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
 
 	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
 	if err != nil {
@@ -462,13 +461,13 @@ func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
 func TestDrainOutbox(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-	rec := func(i int, attempts int, lease time.Time) orderstore.Record {
-		return orderstore.Record{
+	rec := func(i int, attempts int, lease time.Time) checkout.Record {
+		return checkout.Record{
 			Order:    order.Order{ID: id(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
 			Attempts: attempts, LeaseUntil: lease,
 		}
 	}
-	published := orderstore.Record{
+	published := checkout.Record{
 		Order:     order.Order{ID: id(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
 		Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old",
 	}
@@ -480,7 +479,7 @@ func TestDrainOutbox(t *testing.T) {
 		published,
 	)
 	pub := &fakePublisher{log: log, failFor: map[string]bool{id(2): true}}
-	svc := orders.NewService(store, pub, discard(), func() time.Time { return now }, opts)
+	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts)
 
 	svc.DrainOutbox(context.Background())
 
@@ -491,7 +490,7 @@ func TestDrainOutbox(t *testing.T) {
 	if diff := cmp.Diff([]string{id(1), id(2)}, gotIDs); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
-	want := map[string]orderstore.Record{
+	want := map[string]checkout.Record{
 		id(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + id(1)},
 		// third failure: RetryBase × 2² = 8s
 		id(2): rec(2, 3, now.Add(8*time.Second)),
@@ -513,12 +512,12 @@ func TestDrainOutboxBatches(t *testing.T) {
 	store := newFakeStore(log)
 	for i := range 5 {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = orderstore.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
 	}
 	pub := &fakePublisher{log: log}
 	o := opts
 	o.Batch = 2
-	svc := orders.NewService(store, pub, discard(), func() time.Time { return now }, o)
+	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, o)
 
 	svc.DrainOutbox(context.Background())
 
@@ -541,7 +540,7 @@ func TestDrainOutboxClaimError(t *testing.T) {
 	store := newFakeStore(log)
 	store.claimErr = errors.New("dynamodb unavailable")
 	pub := &fakePublisher{log: log}
-	svc := orders.NewService(store, pub, discard(), time.Now, opts)
+	svc := checkout.NewService(store, pub, discard(), time.Now, opts)
 
 	svc.DrainOutbox(context.Background())
 
@@ -551,9 +550,9 @@ func TestDrainOutboxClaimError(t *testing.T) {
 }
 
 func TestGet(t *testing.T) {
-	stored := orderstore.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: t0}, Published: true}
+	stored := checkout.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: t0}, Published: true}
 	log := &callLog{}
-	svc := orders.NewService(newFakeStore(log, stored), &fakePublisher{log: log}, discard(), steppingClock(), opts)
+	svc := checkout.NewService(newFakeStore(log, stored), &fakePublisher{log: log}, discard(), steppingClock(), opts)
 
 	got, err := svc.Get(context.Background(), testID)
 	if err != nil {
@@ -563,7 +562,7 @@ func TestGet(t *testing.T) {
 		t.Errorf("Get (-want +got):\n%s", diff)
 	}
 	const other = "0b6c2f7e-3f5c-4c55-9b0a-7d5b0a7ad7a1"
-	if _, err := svc.Get(context.Background(), other); !errors.Is(err, orderstore.ErrNotFound) {
-		t.Errorf("Get(%s) error = %v; want %v", other, err, orderstore.ErrNotFound)
+	if _, err := svc.Get(context.Background(), other); !errors.Is(err, checkout.ErrNotFound) {
+		t.Errorf("Get(%s) error = %v; want %v", other, err, checkout.ErrNotFound)
 	}
 }

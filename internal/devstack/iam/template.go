@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pubsub-app/pubsub/internal/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 // Unresolved is the value given to what only a real deployment knows (an

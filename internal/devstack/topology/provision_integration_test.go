@@ -12,7 +12,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pubsub-app/pubsub/internal/emulatortest"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -22,7 +22,7 @@ import (
 // threshold to the provisioned topic and reads what reached each queue, raw:
 // the subscription's filter policy, not any handler, decides.
 func TestFilterPolicyRoutesOrders(t *testing.T) {
-	emu := emulatortest.Start(t)
+	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
