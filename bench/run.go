@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -66,7 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.BoolVar(&opt.quiet, "q", false, "no progress lines, only the table")
 	workspace := fs.String("copilot", "../copilot", "the Copilot workspace the environments are provisioned from")
 	python := fs.String("python", "../.venv/bin/python", "the Python with moto[server], used when AWS_ENDPOINT_URL is unset and to read moto's version")
-	results := fs.String("o", "results.md", "where the table is written as Markdown (empty: nowhere)")
+	// A run's table goes where git ignores it; results.md holds the committed
+	// figures, replaced by hand when they are worth keeping.
+	results := fs.String("o", "out/results.md", "where the table is written as Markdown (empty: nowhere)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -135,6 +138,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *results != "" {
 		var md bytes.Buffer
 		rep.writeMarkdown(&md)
+		if err := os.MkdirAll(filepath.Dir(*results), 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", *results, err)
+		}
 		if err := os.WriteFile(*results, md.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", *results, err)
 		}

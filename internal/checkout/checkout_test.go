@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,7 +55,9 @@ type fakeStore struct {
 	creates     []createCall
 	marked      []markCall
 	rescheduled []rescheduleCall
-	claims      []int // limit of each ClaimDue
+	// resDeadlines are the deadlines of the Reschedule contexts.
+	resDeadlines []time.Time
+	claims       []int // limit of each ClaimDue
 }
 
 type createCall struct {
@@ -125,6 +128,8 @@ func (s *fakeStore) MarkPublished(ctx context.Context, id, messageID string, at 
 func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, next time.Time) error {
 	s.log.add("Reschedule")
 	s.rescheduled = append(s.rescheduled, rescheduleCall{id, attempts, next, ctx.Err()})
+	deadline, _ := ctx.Deadline()
+	s.resDeadlines = append(s.resDeadlines, deadline)
 	if s.resErr != nil {
 		return s.resErr
 	}
@@ -431,31 +436,42 @@ func TestPlacePublishOutlivesRequest(t *testing.T) {
 }
 
 // TestPlaceRescheduleAfterPublishTimeout: when SNS hangs until PublishTimeout,
-// the failure must still be recorded with back-off.
+// the failure must still be recorded with back-off, on a context of its own
+// that the spent publish did not use up. It runs on synctest's fake clock,
+// so the 20ms budgets are exact however loaded the machine is.
 func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
-	log := &callLog{}
-	store := newFakeStore(log)
-	pub := &fakePublisher{log: log, block: true}
-	o := opts
-	o.PublishTimeout = 20 * time.Millisecond
-	svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		store := newFakeStore(log)
+		pub := &fakePublisher{log: log, block: true}
+		o := opts
+		o.PublishTimeout = 20 * time.Millisecond
+		svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
 
-	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
-	if err != nil {
-		t.Fatalf("Place error = %v; want nil", err)
-	}
-	if rec.Published {
-		t.Errorf("record Published = true; want false after a publish timeout")
-	}
-	if len(store.rescheduled) != 1 {
-		t.Fatalf("Reschedule called %d times; want 1", len(store.rescheduled))
-	}
-	if err := store.rescheduled[0].CtxErr; err != nil {
-		t.Fatalf("Reschedule ran on a spent context (%v): after a publish timeout the failure would never be recorded", err)
-	}
-	if got := store.records[testID].Attempts; got != 1 {
-		t.Errorf("stored Attempts = %d; want 1", got)
-	}
+		begin := time.Now()
+		rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
+		if err != nil {
+			t.Fatalf("Place error = %v; want nil", err)
+		}
+		if took := time.Since(begin); took != o.PublishTimeout {
+			t.Errorf("Place took %v; want the %v publish timeout", took, o.PublishTimeout)
+		}
+		if rec.Published {
+			t.Errorf("record Published = true; want false after a publish timeout")
+		}
+		if len(store.rescheduled) != 1 {
+			t.Fatalf("Reschedule called %d times; want 1", len(store.rescheduled))
+		}
+		if err := store.rescheduled[0].CtxErr; err != nil {
+			t.Fatalf("Reschedule ran on a spent context (%v): after a publish timeout the failure would never be recorded", err)
+		}
+		if got, want := store.resDeadlines[0], begin.Add(2*o.PublishTimeout); !got.Equal(want) {
+			t.Errorf("Reschedule context deadline = %v; want %v, PublishTimeout after the publish gave up", got, want)
+		}
+		if got := store.records[testID].Attempts; got != 1 {
+			t.Errorf("stored Attempts = %d; want 1", got)
+		}
+	})
 }
 
 func TestDrainOutbox(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -131,4 +132,25 @@ func Unwrap(body []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: SNS envelope has no Message", ErrMalformed)
 	}
 	return env, nil
+}
+
+// Open validates an SQS body as a whole SNS notification and decodes the
+// OrderPlaced it carries: an envelope of type Notification with a Message,
+// sent by the topic named wantTopic (the last part of its TopicArn, as
+// Copilot names it: <app>-<env>-<svc>-<topic>), holding a valid event.
+// wantTopic "" accepts any topic. Every error wraps ErrMalformed.
+func Open(body []byte, wantTopic string) (OrderPlaced, error) {
+	env, err := Unwrap(body)
+	if err != nil {
+		return OrderPlaced{}, err
+	}
+	if wantTopic != "" && topicName(env.TopicARN) != wantTopic {
+		return OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", ErrMalformed, env.TopicARN, wantTopic)
+	}
+	return Decode([]byte(env.Message))
+}
+
+// topicName returns the name part of a topic ARN (arn:aws:sns:region:account:name).
+func topicName(arn string) string {
+	return arn[strings.LastIndexByte(arn, ':')+1:]
 }

@@ -14,12 +14,13 @@ import (
 	"github.com/pubsub-app/pubsub/internal/order"
 )
 
-// FuzzDecode feeds arbitrary SQS bodies through Unwrap and Decode, as the
-// worker does, and also feeds them to Decode directly (so the fuzzer can
-// reach the event decoder without first building a valid envelope). Every
-// error must wrap ErrMalformed, so the worker sends the message to the DLQ
-// rather than retrying it; every accepted event must be valid and must
-// survive Marshal and Decode unchanged.
+// FuzzDecode feeds arbitrary SQS bodies through Open, as the worker does
+// (and through Unwrap and Decode, its two halves), and also feeds them to
+// Decode directly (so the fuzzer can reach the event decoder without first
+// building a valid envelope). Every error must wrap ErrMalformed, so the
+// worker sends the message to the DLQ rather than retrying it; every accepted
+// event must be valid and must survive Marshal and Decode unchanged; Open
+// accepts exactly what Unwrap and Decode accept from the expected topic.
 func FuzzDecode(f *testing.F) {
 	raw := `{"type":"OrderPlaced","version":1,"order":{"id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","customer":"Ada Lovelace","amount":"95.50","createdAt":"2026-05-01T12:30:00.123456789Z"}}`
 	for _, s := range []string{
@@ -29,6 +30,7 @@ func FuzzDecode(f *testing.F) {
 		`{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:t","Message":"{\"type\":\"OrderPlaced\",\"version\":1,\"order\":{\"id\":\"6BA7B810-9DAD-11D1-80B4-00C04FD430C8\",\"customer\":\" Zoë \",\"amount\":\"007.1\",\"createdAt\":\"2026-05-01T14:30:00+02:00\"}}"}`,
 		`{"Type":"Notification","Message":"{\"type\":\"OrderPlaced\",\"version\":1,\"order\":{\"id\":\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\",\"customer\":\"Ada\",\"amount\":95.5,\"createdAt\":\"2026-05-01T12:30:00Z\"}}"}`,
 		`{"Type":"SubscriptionConfirmation","Message":"confirm"}`,
+		strings.Replace(motoEnvelope, "pubsub-local-publisher-ordersTopic", "pubsub-local-publisher-otherTopic", 1),
 		strings.Replace(raw, `"95.50"`, `"1.234"`, 1),
 		strings.Replace(raw, `"version":1`, `"version":2`, 1),
 		strings.Replace(raw, `2026-05-01T12:30:00.123456789Z`, `yesterday`, 1),
@@ -43,7 +45,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if env, err := events.Unwrap(body); err != nil {
+		env, err := events.Unwrap(body)
+		if err != nil {
 			if !errors.Is(err, events.ErrMalformed) {
 				t.Fatalf("Unwrap(%q) error %v does not wrap ErrMalformed", body, err)
 			}
@@ -54,8 +57,27 @@ func FuzzDecode(f *testing.F) {
 			checkDecode(t, []byte(env.Message))
 		}
 		checkDecode(t, body)
+		for _, topic := range []string{"", fuzzTopic} {
+			ev, openErr := events.Open(body, topic)
+			if openErr != nil && !errors.Is(openErr, events.ErrMalformed) {
+				t.Fatalf("Open(%q, %q) error %v does not wrap ErrMalformed", body, topic, openErr)
+			}
+			want, wantErr := events.OrderPlaced{}, err
+			if err == nil {
+				want, wantErr = events.Decode([]byte(env.Message))
+				if wantErr == nil && topic != "" && !strings.HasSuffix(env.TopicARN, ":"+topic) && env.TopicARN != topic {
+					want, wantErr = events.OrderPlaced{}, errors.New("another topic")
+				}
+			}
+			if (openErr == nil) != (wantErr == nil) || !cmp.Equal(ev, want) {
+				t.Fatalf("Open(%q, %q) = %+v, %v; want what Unwrap and Decode give from that topic: %+v, %v", body, topic, ev, openErr, want, wantErr)
+			}
+		}
 	})
 }
+
+// fuzzTopic is the topic name Open is asked for, the one motoEnvelope comes from.
+const fuzzTopic = "pubsub-local-publisher-ordersTopic"
 
 func checkDecode(t *testing.T, b []byte) {
 	t.Helper()

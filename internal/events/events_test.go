@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,43 @@ func TestUnwrapErrors(t *testing.T) {
 			}
 			if diff := cmp.Diff(events.Envelope{}, env); diff != "" {
 				t.Errorf("Unwrap returned a non-zero envelope with its error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestOpen: one call accepts a notification from the expected topic holding a
+// valid event, and refuses, as malformed, any other envelope, topic or event.
+func TestOpen(t *testing.T) {
+	const topic = "pubsub-local-publisher-ordersTopic" // the last part of testTopic
+	got, err := events.Open([]byte(motoEnvelope), topic)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if diff := cmp.Diff(events.OrderPlaced{Order: testOrder()}, got); diff != "" {
+		t.Errorf("Open (-want +got):\n%s", diff)
+	}
+	if _, err := events.Open([]byte(motoEnvelope), ""); err != nil {
+		t.Errorf("Open with no expected topic: %v; want any topic accepted", err)
+	}
+	for _, tc := range []struct {
+		name, body, topic string
+	}{
+		{"not an envelope", eventJSON(t, nil), topic},
+		{"not a notification", strings.Replace(motoEnvelope, `"Type": "Notification"`, `"Type": "SubscriptionConfirmation"`, 1), topic},
+		{"no message", `{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:` + topic + `"}`, topic},
+		{"another topic", motoEnvelope, "pubsub-test-publisher-ordersTopic"},
+		{"topic name only a suffix", motoEnvelope, "ordersTopic"},
+		{"no TopicArn", `{"Type":"Notification","Message":` + strconv.Quote(eventJSON(t, nil)) + `}`, topic},
+		{"invalid event", strings.Replace(motoEnvelope, `\"95.50\"`, `\"95.555\"`, 1), topic},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := events.Open([]byte(tc.body), tc.topic)
+			if !errors.Is(err, events.ErrMalformed) {
+				t.Errorf("Open error = %v; want it to wrap ErrMalformed", err)
+			}
+			if diff := cmp.Diff(events.OrderPlaced{}, got); diff != "" {
+				t.Errorf("Open returned a non-zero event with its error (-want +got):\n%s", diff)
 			}
 		})
 	}

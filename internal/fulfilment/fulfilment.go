@@ -62,3 +62,9 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 	}
 	return OutcomeFulfilled, nil
 }
+
+// Probe tells the worker engine whether the table answers again after a
+// failure (see worker.Prober), without writing to it.
+func (h *Handler) Probe(ctx context.Context) error {
+	return ddb.Probe(ctx, h.db, h.table, "orderId")
+}

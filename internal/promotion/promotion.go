@@ -18,7 +18,8 @@ import (
 )
 
 // The promotion rule. The subscription's filter policy in
-// copilot/promotion/manifest.yml must use the same threshold; a test checks it.
+// copilot/promotion/manifest.yml must use the same threshold, and the order
+// form's hint shows it and the discount (templates/form.html); tests check both.
 const Threshold money.Cents = 80_00
 
 // DiscountPercent is the coupon's discount on the next purchase.
@@ -101,4 +102,10 @@ func NewCode() string {
 		out = append(out, codeAlphabet[int(c)%len(codeAlphabet)])
 	}
 	return string(out)
+}
+
+// Probe tells the worker engine whether the table answers again after a
+// failure (see worker.Prober), without writing to it.
+func (h *Handler) Probe(ctx context.Context) error {
+	return ddb.Probe(ctx, h.db, h.table, "orderId")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/templates"
 )
 
@@ -56,10 +57,17 @@ func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (st
 	return s
 }
 
+// pageFuncs are the values pages read from the rules rather than repeat:
+// the form's promotion hint is the promotion rule.
+var pageFuncs = template.FuncMap{
+	"promotionThreshold": func() string { return promotion.Threshold.String() },
+	"promotionPercent":   func() int { return promotion.DiscountPercent },
+}
+
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"form", "order", "error"} {
-		pages[name] = template.Must(template.ParseFS(templates.FS, "layout.html", name+".html"))
+		pages[name] = template.Must(template.New("layout.html").Funcs(pageFuncs).ParseFS(templates.FS, "layout.html", name+".html"))
 	}
 	return pages
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,58 +56,6 @@ func TestEngineRetriesReceiveErrors(t *testing.T) {
 	first, second := client.calls[1].Sub(client.calls[0]), client.calls[2].Sub(client.calls[1])
 	if first < time.Second || second < 2*time.Second || second > 4*time.Second {
 		t.Errorf("waits after the failed receives = %s, %s; want about 1s then 2s", first, second)
-	}
-}
-
-func TestConfigFromEnv(t *testing.T) {
-	base := map[string]string{
-		"COPILOT_QUEUE_URI":        testQueueURL,
-		"COPILOT_APPLICATION_NAME": "pubsub",
-		"COPILOT_ENVIRONMENT_NAME": "test",
-	}
-	for _, tc := range []struct {
-		name    string
-		set     map[string]string
-		unset   string
-		wantErr string // "" for success
-		check   func(t *testing.T, c Config)
-	}{
-		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Topic != testTopic || c.Concurrency != 10 || c.MaxReceives != 3 || c.WaitTime != 20*time.Second || c.VisibilityTimeout != 30*time.Second {
-				t.Errorf("config = %+v; want topic %s, concurrency 10, max receives 3, wait 20s, visibility 30s", c, testTopic)
-			}
-		}},
-		{name: "tuned", set: map[string]string{"WORKER_CONCURRENCY": "4", "WORKER_MAX_RECEIVES": "5", "WORKER_DRAIN_TIMEOUT": "2500ms", "WORKER_VISIBILITY_TIMEOUT": "45s"}, check: func(t *testing.T, c Config) {
-			if c.Concurrency != 4 || c.MaxReceives != 5 || c.DrainTimeout != 2500*time.Millisecond || c.VisibilityTimeout != 45*time.Second {
-				t.Errorf("config = %+v; want concurrency 4, max receives 5, drain 2.5s, visibility 45s", c)
-			}
-		}},
-		{name: "no queue", unset: "COPILOT_QUEUE_URI", wantErr: "COPILOT_QUEUE_URI"},
-		{name: "no environment", unset: "COPILOT_ENVIRONMENT_NAME", wantErr: "COPILOT_ENVIRONMENT_NAME"},
-		{name: "bad concurrency", set: map[string]string{"WORKER_CONCURRENCY": "zero"}, wantErr: "WORKER_CONCURRENCY"},
-		{name: "bad duration", set: map[string]string{"WORKER_WAIT_TIME": "soon"}, wantErr: "WORKER_WAIT_TIME"},
-		{name: "sub-second wait", set: map[string]string{"WORKER_WAIT_TIME": "500ms"}, wantErr: "whole seconds"},
-		{name: "sub-second visibility", set: map[string]string{"WORKER_VISIBILITY_TIMEOUT": "1500ms"}, wantErr: "whole seconds"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{}
-			for k, v := range base {
-				env[k] = v
-			}
-			for k, v := range tc.set {
-				env[k] = v
-			}
-			delete(env, tc.unset)
-			c, err := ConfigFromEnv(func(k string) string { return env[k] }, "publisher", "ordersTopic")
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("ConfigFromEnv: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("ConfigFromEnv error = %v; want one naming %q", err, tc.wantErr)
-			case tc.check != nil:
-				tc.check(t, c)
-			}
-		})
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,75 +40,6 @@ type Handler interface {
 // ErrPermanent marks a handler error that retrying cannot fix.
 var ErrPermanent = errors.New("permanent failure")
 
-// MaxWaitTime is SQS's longest long poll, and the engine's default: the
-// fewest empty receives. A stopping engine lets its poll finish, so this also
-// bounds how long a stop can wait on one.
-const MaxWaitTime = 20 * time.Second
-
-// Config tunes the engine. Zero values take the defaults noted.
-type Config struct {
-	QueueURL string
-	// Topic, when set, is the name of the only topic whose notifications are
-	// accepted (the last part of the envelope's TopicArn); any other is poison.
-	Topic string
-	// MaxReceives is the queue's dead_letter.tries: a malformed message
-	// received this often goes to the DLQ next (default 3). It only labels
-	// logs and counters; SQS's redrive policy does the moving.
-	MaxReceives int
-	// Concurrency is the number of handlers running at once (default 10).
-	// One more batch of 10 is received ahead, so receives are always full
-	// and handlers never wait on one.
-	Concurrency int
-	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
-	WaitTime time.Duration
-	// VisibilityTimeout is the queue's visibility timeout; a handler running
-	// longer has its message's visibility extended (default 30s).
-	VisibilityTimeout time.Duration
-	// DrainTimeout bounds how long in-flight handlers may run after the
-	// context is cancelled (default 20s, below ECS's 30s stop timeout). Keep
-	// it at least WaitTime: the receive in flight is let finish too.
-	DrainTimeout time.Duration
-	// RetryBase and RetryMax bound the back-off after a handler error: the
-	// message becomes visible again after RetryBase × 2^(receives-1), at most
-	// RetryMax (defaults 2s and 5m).
-	RetryBase, RetryMax time.Duration
-	// PoisonDelay is how long a malformed message stays hidden before SQS
-	// redelivers it on its way to the DLQ (default 1s).
-	PoisonDelay time.Duration
-	// StatsInterval is how often the counters are logged (default 1m).
-	StatsInterval time.Duration
-}
-
-func (c *Config) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 10
-	}
-	if c.MaxReceives <= 0 {
-		c.MaxReceives = 3
-	}
-	def(&c.WaitTime, MaxWaitTime)
-	c.WaitTime = min(c.WaitTime, MaxWaitTime)
-	def(&c.VisibilityTimeout, 30*time.Second)
-	c.VisibilityTimeout = max(c.VisibilityTimeout, time.Second) // SQS counts whole seconds
-	def(&c.DrainTimeout, 20*time.Second)
-	def(&c.RetryBase, 2*time.Second)
-	def(&c.RetryMax, 5*time.Minute)
-	def(&c.PoisonDelay, time.Second)
-	def(&c.StatsInterval, time.Minute)
-}
-
-// Stats are the engine's counters since it started. Poison counts receives
-// of malformed messages; DeadLettered those among them that were the last
-// receive before the DLQ.
-type Stats struct {
-	Received, Succeeded, Failed, Poison, DeadLettered, Released int64
-}
-
 // Engine consumes one queue.
 type Engine struct {
 	client  SQSAPI
@@ -118,25 +47,15 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 
-	received, succeeded, failed, poison, deadLettered, released atomic.Int64
+	gate *gate // shut while a dependency is down
+
+	received, succeeded, failed, poison, deadLettered, released, pauses atomic.Int64
 }
 
 // New returns an engine for cfg.QueueURL.
 func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger) *Engine {
 	cfg.setDefaults()
-	return &Engine{client: client, handler: h, cfg: cfg, log: log}
-}
-
-// Stats returns the counters.
-func (e *Engine) Stats() Stats {
-	return Stats{
-		Received:     e.received.Load(),
-		Succeeded:    e.succeeded.Load(),
-		Failed:       e.failed.Load(),
-		Poison:       e.poison.Load(),
-		DeadLettered: e.deadLettered.Load(),
-		Released:     e.released.Load(),
-	}
+	return &Engine{client: client, handler: h, cfg: cfg, log: log, gate: newGate()}
 }
 
 // Run receives and handles messages until ctx is cancelled, then stops
@@ -171,12 +90,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() {
 			defer pool.Done()
 			for m := range jobs {
-				if ctx.Err() != nil {
+				// While a dependency is down, a message received ahead waits
+				// (the heartbeat keeps it hidden) rather than fail and burn a
+				// receive.
+				if !e.gate.wait(ctx) || ctx.Err() != nil {
 					// Draining: what has not started goes back at once.
 					hb.remove(m)
 					e.handBack(m, "message handed back unstarted", []slog.Attr{slog.String("message_id", aws.ToString(m.MessageId))})
 				} else {
-					e.process(workCtx, m, del, hb)
+					e.process(ctx, workCtx, m, del, hb)
 				}
 				<-slots
 			}
@@ -188,6 +110,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	var receiveFailures int
 receiving:
 	for ctx.Err() == nil {
+		if !e.gate.wait(ctx) {
+			break
+		}
 		n := 0
 		for n < batchSize {
 			select {
@@ -287,124 +212,6 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 
 // batchSize is the most messages one receive or delete request carries.
 const batchSize = 10
-
-// handBack returns a message to the queue at once (visibility 0) for
-// another worker: one received ahead but not started, or one whose handler
-// the drain budget cut off.
-func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
-	e.released.Add(1)
-	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.String("outcome", "released"))...)
-	e.setVisibility(m, 0, attrs)
-}
-
-// process handles one message and logs one line about it.
-func (e *Engine) process(ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
-	start := time.Now()
-	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
-
-	ev, err := e.decode(m)
-	if err != nil {
-		hb.remove(m)
-		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, attrs)
-		return
-	}
-	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
-	outcome, err := e.handler.Handle(ctx, ev)
-	// Stop extending the message before it is deleted or made visible again,
-	// so no heartbeat undoes either.
-	hb.remove(m)
-	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-
-	switch {
-	case err == nil:
-		e.succeeded.Add(1)
-		del.add(m)
-		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
-	case errors.Is(err, ErrPermanent):
-		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
-	case ctx.Err() != nil:
-		e.handBack(m, "handler stopped by shutdown, message handed back", append(attrs, slog.String("error", err.Error())))
-	default:
-		e.failed.Add(1)
-		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
-		e.log.LogAttrs(context.Background(), slog.LevelError, "handler failed, message will be retried",
-			append(attrs, slog.String("outcome", "retry"), slog.String("error", err.Error()), slog.String("retry_in", wait.String()))...)
-		e.setVisibility(m, wait, attrs)
-	}
-}
-
-// leaveForDLQ logs a message that can never succeed and makes it visible
-// again soon, so SQS's redrive policy moves it to the DLQ after MaxReceives
-// receives without waiting out the visibility timeout each time.
-func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, attrs []slog.Attr) {
-	e.poison.Add(1)
-	last := receives >= e.cfg.MaxReceives
-	if last {
-		e.deadLettered.Add(1)
-	}
-	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg,
-		append(attrs, slog.String("outcome", "poison"), slog.String("reason", reason.Error()), slog.Bool("dead_letter_next", last))...)
-	e.setVisibility(m, e.cfg.PoisonDelay, attrs)
-}
-
-func (e *Engine) decode(m types.Message) (events.OrderPlaced, error) {
-	env, err := events.Unwrap([]byte(aws.ToString(m.Body)))
-	if err != nil {
-		return events.OrderPlaced{}, err
-	}
-	if e.cfg.Topic != "" && topicName(env.TopicARN) != e.cfg.Topic {
-		return events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", events.ErrMalformed, env.TopicARN, e.cfg.Topic)
-	}
-	return events.Decode([]byte(env.Message))
-}
-
-// setVisibility makes m visible again after d. It runs on its own short
-// context so that it still works while the engine drains.
-func (e *Engine) setVisibility(m types.Message, d time.Duration, attrs []slog.Attr) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := e.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl:          aws.String(e.cfg.QueueURL),
-		ReceiptHandle:     m.ReceiptHandle,
-		VisibilityTimeout: int32(d / time.Second),
-	})
-	var gone *types.ReceiptHandleIsInvalid
-	var notInFlight *types.MessageNotInflight
-	switch {
-	case err == nil, errors.As(err, &gone), errors.As(err, &notInFlight):
-		// The message was deleted or already redelivered: nothing to extend.
-	default:
-		e.log.LogAttrs(context.Background(), slog.LevelWarn, "change message visibility failed", append(attrs, slog.String("error", err.Error()))...)
-	}
-}
-
-func (e *Engine) logStats(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(e.cfg.StatsInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			e.log.Info("worker stats", statsAttrs(e.Stats())...)
-		}
-	}
-}
-
-func statsAttrs(s Stats) []any {
-	return []any{"received", s.Received, "succeeded", s.Succeeded, "failed", s.Failed, "poison", s.Poison, "dead_lettered", s.DeadLettered, "released", s.Released}
-}
-
-// topicName returns the name part of a topic ARN (arn:aws:sns:region:account:name).
-func topicName(arn string) string {
-	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
-}
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

@@ -1,12 +1,24 @@
 // Package deploy checks what `copilot svc deploy` would ship, without AWS or Docker: the
 // Dockerfiles (their go build line is compiled from the context Docker would send), the
-// manifests against the code that runs in the containers, and the CloudFormation addons (with
-// cfn-lint and against the least privilege each service needs).
+// manifests against the binaries that run in the containers (each binary's -check-config
+// given the environment Copilot would give it), the CloudFormation addons (with cfn-lint and
+// against the least privilege each service needs), and the stacks Copilot renders.
 package deploy
 
 import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/pubsub-app/pubsub/internal/copilot"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
@@ -27,3 +39,78 @@ func service(t *testing.T, top *topology.Topology, name string) *topology.Servic
 	return s
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// checkConfig runs cmd/<svc> with -check-config and exactly env: the binary loads and validates
+// its configuration and prints it, touching no AWS. It returns the settings printed (VARIABLE →
+// value), or the binary's own error, which names the variable.
+func checkConfig(t *testing.T, svc string, env map[string]string) (map[string]string, error) {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "deploy-bin-"); binErr != nil {
+			return
+		}
+		args := []string{"build", "-o", binDir + string(filepath.Separator)}
+		for _, name := range slices.Sorted(maps.Keys(wantServices)) {
+			args = append(args, "./cmd/"+name)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = integration.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	cmd := exec.Command(filepath.Join(binDir, svc), "-check-config")
+	cmd.Env = []string{} // exactly env, nothing of the test's own
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("cmd/%s -check-config: %v: %s", svc, err, strings.TrimSpace(stderr.String()))
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		settings[k] = v
+	}
+	return settings, nil
+}
+
+// standIn is a deployment of the topology to environment "test" as far as the variables Copilot
+// injects go: stand-in ARNs and URLs for what a deploy creates, tables named as their addons
+// name them.
+func standIn(top *topology.Topology) *topology.Deployment {
+	const env, region = "test", "us-east-1:123456789012"
+	d := &topology.Deployment{App: top.App, Env: env, Topics: map[string]string{}, Services: map[string]*topology.Deployed{}}
+	for _, s := range top.Services {
+		dep := &topology.Deployed{Tables: map[string]string{}}
+		if s.Type == topology.TypeWorker {
+			dep.QueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/" + top.App + "-" + env + "-" + s.Name + "-EventsQueue-X"
+		}
+		for _, topic := range s.Publishes {
+			d.Topics[s.Name+":"+topic] = "arn:aws:sns:" + region + ":" + copilot.TopicName(top.App, env, s.Name, topic)
+		}
+		for _, tbl := range s.Tables {
+			dep.Tables[tbl.LogicalID] = tbl.TableName(top.App, env, s.Name)
+		}
+		d.Services[s.Name] = dep
+	}
+	return d
+}

@@ -1,42 +1,22 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"maps"
-	"math/big"
-	"os/exec"
-	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pubsub-app/pubsub/internal/devstack/integration"
-
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pubsub-app/pubsub/internal/copilotenv"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
-	"github.com/pubsub-app/pubsub/internal/promotion"
-	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
-// The topic the publisher publishes to and both workers subscribe to.
-const ordersTopic = "ordersTopic"
-
-// ecsDefaultStopTimeout is how long ECS waits between SIGTERM and SIGKILL when the task
-// definition sets no StopTimeout; Fargate allows at most fargateMaxStopTimeout.
-const (
-	ecsDefaultStopTimeout = 30 * time.Second
-	fargateMaxStopTimeout = 120 * time.Second
-)
+// The tests in this file read the manifests as we understand them (topology); those in
+// rendered_test.go read what Copilot renders from them.
 
 func TestApplicationName(t *testing.T) {
 	if got, want := integration.LoadTopology(t).App, "pubsub"; got != want {
@@ -54,77 +34,6 @@ func TestServices(t *testing.T) {
 	}
 }
 
-// TestPublishedTopic: the topic whose ARN the publisher looks up in COPILOT_SNS_TOPIC_ARNS is
-// the one its manifest publishes (Copilot injects only the topics a manifest declares).
-func TestPublishedTopic(t *testing.T) {
-	root := integration.RepoRoot(t)
-	pub := service(t, integration.LoadTopology(t), "publisher")
-	calls, others := stringArgs(t, filepath.Join(root, "cmd", "publisher"), "copilotenv", "TopicARN", 1)
-	if want := []string{ordersTopic}; !slices.Equal(calls, want) || others > 0 {
-		t.Fatalf("cmd/publisher looks up topics %q (and %d this test cannot resolve); want %q", calls, others, want)
-	}
-	if want := []string{ordersTopic}; !slices.Equal(pub.Publishes, want) {
-		t.Errorf("copilot/publisher/manifest.yml publish.topics = %q; want %q (the topic cmd/publisher publishes to)", pub.Publishes, want)
-	}
-}
-
-func TestSubscriptions(t *testing.T) {
-	top := integration.LoadTopology(t)
-	for _, tc := range []struct {
-		svc       string
-		filtered  bool // whether the subscription has a filter policy
-		rationale string
-	}{
-		{"fulfilment", false, "fulfilment handles every order"},
-		{"promotion", true, "promotion gets only orders at or above promotion.Threshold"},
-	} {
-		t.Run(tc.svc, func(t *testing.T) {
-			s := service(t, top, tc.svc)
-			var got []string
-			for _, sub := range s.Subscribes {
-				got = append(got, sub.Service+":"+sub.Topic)
-			}
-			if want := []string{"publisher:" + ordersTopic}; !slices.Equal(got, want) {
-				t.Fatalf("subscribe.topics = %q; want %q", got, want)
-			}
-			if got := s.Subscribes[0].FilterPolicy != ""; got != tc.filtered {
-				t.Errorf("has a filter policy: got %v; want %v (%s); policy %s", got, tc.filtered, tc.rationale, s.Subscribes[0].FilterPolicy)
-			}
-		})
-	}
-}
-
-// TestPromotionFilterPolicy: the subscription's filter policy is the promotion rule, with the
-// same threshold as the code (promotion.Threshold, in cents).
-func TestPromotionFilterPolicy(t *testing.T) {
-	s := service(t, integration.LoadTopology(t), "promotion")
-	if len(s.Subscribes) != 1 {
-		t.Fatalf("promotion has %d subscriptions; want 1", len(s.Subscribes))
-	}
-	policy := s.Subscribes[0].FilterPolicy
-	dec := json.NewDecoder(strings.NewReader(policy))
-	dec.UseNumber()
-	var got any
-	if err := dec.Decode(&got); err != nil {
-		t.Fatalf("filter policy %s: %v", policy, err)
-	}
-	// The shape, with the threshold taken from the policy itself; then the threshold.
-	n, _ := dig(got, "amount", 0, "numeric", 1).(json.Number)
-	want := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", n}}}}
-	if n == "" || !cmp.Equal(got, want) {
-		t.Fatalf(`filter policy = %s; want exactly {"amount":[{"numeric":[">=",N]}]}`, policy)
-	}
-	cents, ok := new(big.Rat).SetString(string(n))
-	if !ok {
-		t.Fatalf("filter policy threshold %s: not a number", n)
-	}
-	cents.Mul(cents, big.NewRat(100, 1))
-	if wantCents := big.NewRat(int64(promotion.Threshold), 1); cents.Cmp(wantCents) != 0 {
-		t.Errorf("filter policy threshold = %s, %s cents; want %d cents (promotion.Threshold = %s)",
-			n, strings.TrimSuffix(cents.FloatString(2), ".00"), int64(promotion.Threshold), promotion.Threshold)
-	}
-}
-
 func TestDeadLetterQueues(t *testing.T) {
 	top := integration.LoadTopology(t)
 	for _, name := range []string{"fulfilment", "promotion"} {
@@ -135,124 +44,44 @@ func TestDeadLetterQueues(t *testing.T) {
 	}
 }
 
-// TestRequiredVariables: every variable a service's code requires is one Copilot injects
-// into its container or one its manifest sets. The variables are read from the code (the
-// packages the binary is built from), so a new required variable is checked too; the table
-// holds the ones the service cannot be without, and proves the reading finds them.
-func TestRequiredVariables(t *testing.T) {
-	root := integration.RepoRoot(t)
+// TestBinariesAcceptCopilotEnv runs each binary with -check-config and the environment Copilot
+// gives its container: what Copilot injects (for a stand-in deployment of the topology), then
+// the manifest's variables. A variable the code requires that neither sets, or a value it
+// refuses, fails here with the binary's own message naming it. Every manifest and addon
+// variable must be one the binary reads (a misspelt one would silently do nothing), and the
+// publisher must listen on the manifest's image.port.
+func TestBinariesAcceptCopilotEnv(t *testing.T) {
 	top := integration.LoadTopology(t)
-	for _, tc := range []struct {
-		svc      string
-		required []string
-		tableVar string // the variable that must carry the service's addon table name
-	}{
-		{"publisher", []string{"COPILOT_SNS_TOPIC_ARNS", "ORDERS_TABLE_NAME"}, "ORDERS_TABLE_NAME"},
-		{"fulfilment", []string{"COPILOT_QUEUE_URI", "FULFILMENTS_TABLE_NAME"}, "FULFILMENTS_TABLE_NAME"},
-		{"promotion", []string{"COPILOT_QUEUE_URI", "COUPONS_TABLE_NAME"}, "COUPONS_TABLE_NAME"},
-	} {
-		t.Run(tc.svc, func(t *testing.T) {
-			s := service(t, top, tc.svc)
-			code := requiredByCode(t, root, tc.svc)
-			t.Logf("cmd/%s requires %q", tc.svc, code)
-			for _, v := range tc.required {
-				if !slices.Contains(code, v) {
-					t.Errorf("cmd/%s requires %q (read from the code); want %s among them", tc.svc, code, v)
-				}
-			}
-			provided := injectedVariables(s)
-			for k := range s.Variables {
-				if src, ok := provided[k]; ok {
-					t.Errorf("manifest variable %s overrides the one %s", k, src)
-				}
-				provided[k] = "the manifest's variables"
-			}
-			for _, v := range code {
-				if _, ok := provided[v]; !ok {
-					t.Errorf("%s is required by cmd/%s; want it injected by Copilot or set in copilot/%s/manifest.yml variables", v, tc.svc, tc.svc)
-				}
-			}
-			var addonVars []string
-			for _, tbl := range s.Tables {
-				addonVars = append(addonVars, tbl.EnvVar)
-			}
-			if !slices.Contains(addonVars, tc.tableVar) {
-				t.Errorf("table variable %s: the addon tables of %s inject %q; want one to inject it", tc.tableVar, tc.svc, addonVars)
-			}
-		})
-	}
-}
-
-// TestShutdownBudgets: on SIGTERM each service gets the task's stop timeout before SIGKILL.
-// Its own budget (the worker's drain, the publisher's shutdown) must end before that, and the
-// worker must know the queue's real visibility timeout.
-func TestShutdownBudgets(t *testing.T) {
-	top := integration.LoadTopology(t)
-	for _, name := range []string{"fulfilment", "promotion"} {
+	dep := standIn(top)
+	for _, name := range slices.Sorted(maps.Keys(wantServices)) {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, top, name)
-			stop, explicit, err := stopTimeout(s.Manifest)
+			env := dep.Injected(s)
+			for k, v := range s.Variables {
+				if _, ok := env[k]; ok {
+					t.Errorf("copilot/%s/manifest.yml variables.%s overrides the variable Copilot injects", name, k)
+				}
+				env[k] = v
+			}
+			got, err := checkConfig(t, name, env)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("with what Copilot injects and copilot/%s/manifest.yml's variables: %v", name, err)
 			}
-			if !explicit {
-				t.Errorf("taskdef_overrides sets no ContainerDefinitions[0].StopTimeout; want it set, next to the drain budget it bounds")
-			}
-			if stop > fargateMaxStopTimeout {
-				t.Errorf("StopTimeout = %v; want at most %v (Fargate's maximum)", stop, fargateMaxStopTimeout)
-			}
-			for _, v := range []string{"WORKER_DRAIN_TIMEOUT", "WORKER_VISIBILITY_TIMEOUT"} {
-				if s.Variables[v] == "" {
-					t.Errorf("variables.%s is not set; want it set in the manifest", v)
+			for _, k := range slices.Sorted(maps.Keys(s.Variables)) {
+				if _, ok := got[k]; !ok {
+					t.Errorf("copilot/%s/manifest.yml sets %s, which cmd/%s does not read (it reads %q)", name, k, name, slices.Sorted(maps.Keys(got)))
 				}
 			}
-			// Parsed as the worker's configuration parses them (copilotenv.Duration).
-			env := manifestEnv(s)
-			drain, err := copilotenv.Duration(env, "WORKER_DRAIN_TIMEOUT", 0)
-			if err != nil {
-				t.Fatal(err)
+			for _, tbl := range s.Tables {
+				if _, ok := got[tbl.EnvVar]; !ok {
+					t.Errorf("the %s addon's output %s injects %s, which cmd/%s does not read (it reads %q)", tbl.LogicalID, tbl.Output, tbl.EnvVar, name, slices.Sorted(maps.Keys(got)))
+				}
 			}
-			visibility, err := copilotenv.Duration(env, "WORKER_VISIBILITY_TIMEOUT", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if drain >= stop {
-				t.Errorf("WORKER_DRAIN_TIMEOUT = %v; want below the stop timeout %v, so the drain ends before SIGKILL", drain, stop)
-			}
-			// A stopping worker lets its long poll finish (and hands back what it
-			// brings), so the poll must end within the drain budget too.
-			wait, err := copilotenv.Duration(env, "WORKER_WAIT_TIME", worker.MaxWaitTime)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if wait > drain {
-				t.Errorf("WORKER_WAIT_TIME = %v; want at most WORKER_DRAIN_TIMEOUT %v: a stopping worker lets its long poll finish within the drain", wait, drain)
-			}
-			if visibility != s.Queue.Timeout {
-				t.Errorf("WORKER_VISIBILITY_TIMEOUT = %v; want %v (subscribe.queue.timeout)", visibility, s.Queue.Timeout)
-			}
-			// The worker counts receives to know a malformed message's last one; it must
-			// count to the queue's tries.
-			if v, ok := s.Variables["WORKER_MAX_RECEIVES"]; ok && v != strconv.Itoa(s.Queue.DeadLetterTries) {
-				t.Errorf("WORKER_MAX_RECEIVES = %q; want %d (subscribe.queue.dead_letter.tries)", v, s.Queue.DeadLetterTries)
+			if s.Type == topology.TypeLoadBalancedWeb && got["PORT"] != strconv.Itoa(s.Port) {
+				t.Errorf("image.port = %d; cmd/%s listens on PORT=%s", s.Port, name, got["PORT"])
 			}
 		})
 	}
-	t.Run("publisher", func(t *testing.T) {
-		s := service(t, top, "publisher")
-		stop, _, err := stopTimeout(s.Manifest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The default (20s) is the code's; loadConfig in cmd/publisher reads it the same way.
-		d, err := copilotenv.Duration(manifestEnv(s), "SHUTDOWN_TIMEOUT", 20*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d >= stop {
-			t.Errorf("SHUTDOWN_TIMEOUT = %v; want below the stop timeout %v", d, stop)
-		}
-	})
 }
 
 // TestManifestSettings checks what Copilot itself would check only at deploy time, or not at
@@ -312,12 +141,6 @@ func TestManifestSettings(t *testing.T) {
 			if got := fmt.Sprint(deployment["rolling"]); got != "default" && got != "recreate" {
 				t.Errorf("deployment.rolling = %q; want default (or recreate)", got)
 			}
-			if lvl := s.Variables["LOG_LEVEL"]; !slices.Contains([]string{"debug", "info", "warn", "error"}, lvl) {
-				t.Errorf("variables.LOG_LEVEL = %q; want debug, info, warn or error", lvl)
-			}
-			if s.Type == topology.TypeLoadBalancedWeb && s.Port != 5000 {
-				t.Errorf("image.port = %d; want 5000 (the publisher's default PORT)", s.Port)
-			}
 		})
 	}
 }
@@ -339,231 +162,6 @@ func checkQueueDelay(t *testing.T, v any) {
 	if process > latency {
 		t.Errorf("count.queue_delay: msg_processing_time %v is longer than acceptable_latency %v", process, latency)
 	}
-}
-
-// --- What Copilot provides.
-
-// injectedVariables are the variables Copilot sets in a service's container, each with where
-// it comes from (see /work/shared/COPILOT.md and Copilot's docs on environment variables).
-func injectedVariables(s *topology.Service) map[string]string {
-	vars := map[string]string{
-		"COPILOT_APPLICATION_NAME":           "Copilot injects",
-		"COPILOT_ENVIRONMENT_NAME":           "Copilot injects",
-		"COPILOT_SERVICE_NAME":               "Copilot injects",
-		"COPILOT_SERVICE_DISCOVERY_ENDPOINT": "Copilot injects",
-	}
-	if s.Type == topology.TypeLoadBalancedWeb {
-		vars["COPILOT_LB_DNS"] = "Copilot injects behind a load balancer"
-	}
-	if len(s.Publishes) > 0 {
-		vars["COPILOT_SNS_TOPIC_ARNS"] = "Copilot injects for publish.topics"
-	}
-	if s.Type == topology.TypeWorker {
-		vars["COPILOT_QUEUE_URI"] = "Copilot injects for a worker's queue"
-	}
-	for _, tbl := range s.Tables {
-		vars[tbl.EnvVar] = "Copilot injects from the " + tbl.LogicalID + " addon output"
-	}
-	return vars
-}
-
-// manifestEnv is a getenv over the manifest's variables and placeholders for what Copilot
-// injects, as the container would see them.
-func manifestEnv(s *topology.Service) copilotenv.Getenv {
-	return func(k string) string {
-		if v, ok := s.Variables[k]; ok {
-			return v
-		}
-		if _, ok := injectedVariables(s)[k]; ok {
-			return "injected-" + k
-		}
-		return ""
-	}
-}
-
-// stopTimeout returns the main container's stop timeout from taskdef_overrides, or ECS's
-// default, and whether the manifest sets it.
-func stopTimeout(m map[string]any) (time.Duration, bool, error) {
-	rules, _ := m["taskdef_overrides"].([]any)
-	for _, r := range rules {
-		rule, _ := r.(map[string]any)
-		if rule["path"] != "ContainerDefinitions[0].StopTimeout" {
-			continue
-		}
-		secs, ok := rule["value"].(int)
-		if !ok || secs <= 0 {
-			return 0, true, fmt.Errorf("taskdef_overrides ContainerDefinitions[0].StopTimeout = %v; want a positive number of seconds", rule["value"])
-		}
-		return time.Duration(secs) * time.Second, true, nil
-	}
-	return ecsDefaultStopTimeout, false, nil
-}
-
-// --- What the code requires.
-
-// requiredByCode lists, sorted, the variables the service's binary cannot start without: the
-// string literals passed to copilotenv.Required and the workerapp.Spec's TableVar in the
-// module's packages the binary is built from, and COPILOT_SNS_TOPIC_ARNS where
-// copilotenv.TopicARN is called.
-func requiredByCode(t *testing.T, root, svc string) []string {
-	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/"+svc)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -deps ./cmd/%s: %v\n%s", svc, err, stderr.String())
-	}
-	set := map[string]bool{}
-	for _, dir := range strings.Fields(string(out)) {
-		if filepath.Base(dir) == "copilotenv" {
-			continue // the helpers themselves; their callers name the variables
-		}
-		// A variable name that is not a constant (workerapp's spec.TableVar) is found
-		// where it is set: the TableVar fields below.
-		vars, _ := stringArgs(t, dir, "copilotenv", "Required", 1)
-		for _, v := range vars {
-			set[v] = true
-		}
-		if topics, others := stringArgs(t, dir, "copilotenv", "TopicARN", 1); len(topics)+others > 0 {
-			set["COPILOT_SNS_TOPIC_ARNS"] = true
-		}
-		for _, v := range fieldStrings(t, dir, "TableVar") {
-			set[v] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(set))
-}
-
-// stringArgs returns the string constants passed as argument arg of calls to pkg.fn in the
-// non-test Go files of dir, in order (literals, and constants of this module referred to as
-// Name or pkg.Name), and how many calls pass something else.
-func stringArgs(t *testing.T, dir, pkg, fn string, arg int) (consts []string, others int) {
-	t.Helper()
-	inspectDir(t, dir, func(f *ast.File, n ast.Node) {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) <= arg {
-			return
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || sel.Sel.Name != fn {
-			return
-		}
-		if id, ok := sel.X.(*ast.Ident); !ok || id.Name != pkg {
-			return
-		}
-		if s, ok := constString(t, dir, f, call.Args[arg]); ok {
-			consts = append(consts, s)
-		} else {
-			others++
-		}
-	})
-	return consts, others
-}
-
-// fieldStrings returns the string constants given to field name in composite literals.
-func fieldStrings(t *testing.T, dir, name string) []string {
-	t.Helper()
-	var out []string
-	inspectDir(t, dir, func(f *ast.File, n ast.Node) {
-		kv, ok := n.(*ast.KeyValueExpr)
-		if !ok {
-			return
-		}
-		if id, ok := kv.Key.(*ast.Ident); ok && id.Name == name {
-			if s, ok := constString(t, dir, f, kv.Value); ok {
-				out = append(out, s)
-			}
-		}
-	})
-	return out
-}
-
-// constString resolves e, found in file f of package folder dir, to a string: a literal, a
-// constant of the same package (Name), or a constant of another package of this module
-// (pkg.Name) declared with a literal.
-func constString(t *testing.T, dir string, f *ast.File, e ast.Expr) (string, bool) {
-	t.Helper()
-	switch e := e.(type) {
-	case *ast.BasicLit:
-		return stringLit(e)
-	case *ast.Ident:
-		return constDecl(t, dir, e.Name)
-	case *ast.SelectorExpr:
-		pkg, ok := e.X.(*ast.Ident)
-		if !ok {
-			return "", false
-		}
-		const module = "github.com/pubsub-app/pubsub/"
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			name := path.Base(p)
-			if imp.Name != nil {
-				name = imp.Name.Name
-			}
-			if name == pkg.Name && strings.HasPrefix(p, module) {
-				return constDecl(t, filepath.Join(integration.RepoRoot(t), filepath.FromSlash(strings.TrimPrefix(p, module))), e.Sel.Name)
-			}
-		}
-	}
-	return "", false
-}
-
-// constDecl returns the string literal a constant named name is declared with in dir.
-func constDecl(t *testing.T, dir, name string) (string, bool) {
-	t.Helper()
-	var val string
-	var found bool
-	inspectDir(t, dir, func(_ *ast.File, n ast.Node) {
-		gd, ok := n.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			return
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if id.Name == name && i < len(vs.Values) {
-					if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
-						val, found = stringLit(lit)
-					}
-				}
-			}
-		}
-	})
-	return val, found
-}
-
-func inspectDir(t *testing.T, dir string, visit func(*ast.File, ast.Node)) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if n != nil {
-				visit(f, n)
-			}
-			return true
-		})
-	}
-}
-
-func stringLit(e ast.Expr) (string, bool) {
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
 }
 
 // --- Copilot's rules, from its manifest code (internal/pkg/manifest, v1.34).
@@ -623,25 +221,4 @@ func parseRange(s string) (lo, hi int, err error) {
 func intValue(v any) int {
 	n, _ := v.(int)
 	return n
-}
-
-// dig walks a decoded JSON value by map keys (string) and slice indexes (int).
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = m[k]
-		case int:
-			s, ok := v.([]any)
-			if !ok || k >= len(s) {
-				return nil
-			}
-			v = s[k]
-		}
-	}
-	return v
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,15 +23,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pubsub-app/pubsub/internal/copilotenv"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
-	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/internal/web"
-	"github.com/pubsub-app/pubsub/internal/worker"
+)
+
+// ecsDefaultStopTimeout is how long ECS waits between SIGTERM and SIGKILL when the task
+// definition sets no StopTimeout; Fargate allows at most fargateMaxStopTimeout.
+const (
+	ecsDefaultStopTimeout = 30 * time.Second
+	fargateMaxStopTimeout = 120 * time.Second
 )
 
 // The tests in this file read the CloudFormation templates Copilot itself renders from
@@ -160,19 +163,8 @@ func TestRenderedIsCurrent(t *testing.T) {
 			continue
 		}
 		// Copilot embeds the manifest without its blank lines.
-		if a, b := nonBlankLines(embedded), nonBlankLines(string(b)); !slices.Equal(a, b) {
-			i := 0
-			for i < min(len(a), len(b)) && a[i] == b[i] {
-				i++
-			}
-			at := func(s []string) string {
-				if i < len(s) {
-					return s[i]
-				}
-				return "(end)"
-			}
-			t.Errorf("%s: rendered from another copilot/%s/manifest.yml (first difference: rendered %q, workspace %q); run make render",
-				r.stackFile(w.Name), w.Name, at(a), at(b))
+		if diff := cmp.Diff(nonBlankLines(string(b)), nonBlankLines(embedded)); diff != "" {
+			t.Errorf("%s: rendered from another copilot/%s/manifest.yml (-workspace +rendered); run make render:\n%s", r.stackFile(w.Name), w.Name, diff)
 		}
 	}
 }
@@ -193,13 +185,14 @@ func nonBlankLines(s string) []string {
 // parses the SNS envelope).
 func TestRenderedSubscriptions(t *testing.T) {
 	r := loadRendered(t)
+	threshold := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", float64(promotion.Threshold) / 100}}}}
 	for _, tc := range []struct {
 		svc    string
-		policy string // "" for none
+		policy any // nil for none
 		why    string
 	}{
-		{"fulfilment", "", "fulfilment handles every order"},
-		{"promotion", thresholdPolicy(promotion.Threshold), "orders of promotion.Threshold (" + promotion.Threshold.String() + ") or more"},
+		{"fulfilment", nil, "fulfilment handles every order"},
+		{"promotion", threshold, "orders of promotion.Threshold (" + promotion.Threshold.String() + ") or more"},
 	} {
 		t.Run(tc.svc, func(t *testing.T) {
 			stack := r.Stacks[tc.svc]
@@ -230,74 +223,21 @@ func TestRenderedSubscriptions(t *testing.T) {
 			if s, ok := props["FilterPolicyScope"]; ok && s != "MessageAttributes" {
 				t.Errorf("%s: FilterPolicyScope %v; want MessageAttributes (the default): amount is a message attribute", where, s)
 			}
-			got, hasPolicy := props["FilterPolicy"]
-			switch {
-			case tc.policy == "" && hasPolicy:
-				t.Errorf("%s: FilterPolicy %s; want none (%s)", where, compactJSON(got), tc.why)
-			case tc.policy != "" && !hasPolicy:
-				t.Errorf("%s: no FilterPolicy; want %s (%s)", where, tc.policy, tc.why)
-			case tc.policy != "":
-				g, err := normalJSON(got)
-				if err != nil {
-					t.Fatalf("%s: FilterPolicy %v: %v", where, got, err)
+			// A JSON string or the YAML mapping Copilot renders; numbers compared as numbers.
+			var got any
+			if p, ok := props["FilterPolicy"]; ok {
+				if err := json.Unmarshal([]byte(compactJSON(p)), &got); err != nil {
+					t.Fatalf("%s: FilterPolicy %v: %v", where, p, err)
 				}
-				w, err := normalJSON(tc.policy)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !cmp.Equal(g, w) {
-					t.Errorf("%s: FilterPolicy = %s; want %s (%s)", where, compactJSON(got), tc.policy, tc.why)
-				}
+			}
+			if !cmp.Equal(got, tc.policy) {
+				t.Errorf("%s: FilterPolicy = %s; want %s (%s)", where, compactJSON(got), compactJSON(tc.policy), tc.why)
 			}
 		})
 	}
 }
 
-// thresholdPolicy is the promotion's filter policy for a threshold: {"amount":[{"numeric":
-// [">=",80]}]} for 80.00, a whole number of units written as one.
-func thresholdPolicy(c money.Cents) string {
-	s := strings.TrimSuffix(c.String(), ".00")
-	return `{"amount":[{"numeric":[">=",` + s + `]}]}`
-}
-
-// normalJSON decodes a filter policy (a JSON string, or the YAML mapping Copilot renders)
-// with every number as an exact rational, so 80, 80.0 and 8e1 compare equal.
-func normalJSON(v any) (any, error) {
-	s, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		s = string(b)
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	var norm func(any) any
-	norm = func(v any) any {
-		switch x := v.(type) {
-		case json.Number:
-			if r, ok := new(big.Rat).SetString(string(x)); ok {
-				return "number " + r.RatString()
-			}
-		case map[string]any:
-			for k := range x {
-				x[k] = norm(x[k])
-			}
-		case []any:
-			for i := range x {
-				x[i] = norm(x[i])
-			}
-		}
-		return v
-	}
-	return norm(out), nil
-}
-
+// compactJSON writes v as JSON (a string as it is), ">=" as written.
 func compactJSON(v any) string {
 	if s, ok := v.(string); ok {
 		return s
@@ -314,18 +254,12 @@ func compactJSON(v any) string {
 // TestRenderedQueues: each worker's queue moves a message to the dead-letter queue after as
 // many receives as the worker counts (it labels the last one), and hides a received message for
 // as long as the worker believes (it extends the visibility of slow messages by that much).
-// The worker's values are read by its own configuration code from the rendered variables, so an
-// unset variable means the engine's default.
+// The worker's values are what its -check-config prints given the rendered variables.
 func TestRenderedQueues(t *testing.T) {
 	r := loadRendered(t)
 	for _, svc := range r.workloads(topology.TypeWorker) {
 		t.Run(svc, func(t *testing.T) {
-			env := containerEnv(t, r, svc)
-			cfg, err := worker.ConfigFromEnv(env.getenv, events.PublisherService, events.Topic)
-			if err != nil {
-				t.Fatalf("%s: the worker's configuration from the rendered variables: %v", r.stackFile(svc), err)
-			}
-			def := engineDefaults(t, env)
+			cfg := renderedConfig(t, r, svc)
 			queue := workerQueue(t, r, svc)
 			props := r.Stacks[svc].Resources[queue].Properties
 			where := fmt.Sprintf("%s: queue %s", r.stackFile(svc), queue)
@@ -337,64 +271,33 @@ func TestRenderedQueues(t *testing.T) {
 				if dlq, _, ok := cfn.GetAtt(redrive["deadLetterTargetArn"]); !ok || r.Stacks[svc].Resources[dlq].Type != "AWS::SQS::Queue" {
 					t.Errorf("%s: deadLetterTargetArn %v; want the Arn of a queue of the stack", where, redrive["deadLetterTargetArn"])
 				}
-				n, err := wholeNumber(redrive["maxReceiveCount"])
-				if err != nil {
-					t.Errorf("%s: maxReceiveCount: %v", where, err)
-				} else if n != cfg.MaxReceives {
-					t.Errorf("%s: redrive maxReceiveCount = %d; the worker counts to %d (%s, engine default %d)",
-						where, n, cfg.MaxReceives, env.setting("WORKER_MAX_RECEIVES"), def.MaxReceives)
+				if n, err := wholeNumber(redrive["maxReceiveCount"]); err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
+					t.Errorf("%s: redrive maxReceiveCount = %v (%v); the worker counts to WORKER_MAX_RECEIVES=%s", where, redrive["maxReceiveCount"], err, cfg["WORKER_MAX_RECEIVES"])
 				}
 			}
-
-			vis := 30 * time.Second // SQS's default when the property is absent
+			vis := 30 // SQS's default when the property is absent
 			if v, ok := props["VisibilityTimeout"]; ok {
-				n, err := wholeNumber(v)
-				if err != nil {
+				var err error
+				if vis, err = wholeNumber(v); err != nil {
 					t.Fatalf("%s: VisibilityTimeout: %v", where, err)
 				}
-				vis = time.Duration(n) * time.Second
 			}
-			if vis != cfg.VisibilityTimeout {
-				t.Errorf("%s: VisibilityTimeout = %v; the worker's is %v (%s, engine default %v)",
-					where, vis, cfg.VisibilityTimeout, env.setting("WORKER_VISIBILITY_TIMEOUT"), def.VisibilityTimeout)
+			if want := (time.Duration(vis) * time.Second).String(); cfg["WORKER_VISIBILITY_TIMEOUT"] != want {
+				t.Errorf("%s: VisibilityTimeout = %s; the worker's is WORKER_VISIBILITY_TIMEOUT=%s", where, want, cfg["WORKER_VISIBILITY_TIMEOUT"])
 			}
 		})
 	}
 }
 
-// engineDefaults is the worker's configuration with none of our tuning variables set.
-func engineDefaults(t *testing.T, env renderedEnv) worker.Config {
-	t.Helper()
-	only := map[string]bool{"COPILOT_QUEUE_URI": true, "COPILOT_APPLICATION_NAME": true, "COPILOT_ENVIRONMENT_NAME": true}
-	def, err := worker.ConfigFromEnv(func(k string) string {
-		if only[k] {
-			return env.getenv(k)
-		}
-		return ""
-	}, events.PublisherService, events.Topic)
-	if err != nil {
-		t.Fatalf("the worker's default configuration: %v", err)
-	}
-	return def
-}
-
-// TestRenderedVariables: every variable a binary cannot start without (read from its code, as
-// TestRequiredVariables does) is set in its rendered task definition, whether by Copilot, by
-// the manifest or from an addon output; and every addon output wired in exists.
+// TestRenderedVariables: each binary accepts its rendered task definition's variables (Copilot's,
+// the addon outputs, the manifest's): its -check-config, which names any variable it requires
+// and does not find, succeeds on them. And every addon output wired in exists.
 func TestRenderedVariables(t *testing.T) {
 	r := loadRendered(t)
-	root := integration.RepoRoot(t)
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
 			env := containerEnv(t, r, w.Name)
-			code := requiredByCode(t, root, w.Name)
-			for _, v := range code {
-				if _, ok := env.vars[v]; !ok {
-					t.Errorf("%s: cmd/%s requires %s; the rendered task definition does not set it (it sets %q)",
-						r.stackFile(w.Name), w.Name, v, slices.Sorted(maps.Keys(env.vars)))
-				}
-			}
-			t.Logf("cmd/%s requires %q; the task definition sets %q", w.Name, code, slices.Sorted(maps.Keys(env.vars)))
+			renderedConfig(t, r, w.Name)
 
 			// Copilot turns each addon output (but the policies) into a variable whose value is
 			// a GetAtt on the addons stack; the output must exist there.
@@ -404,26 +307,19 @@ func TestRenderedVariables(t *testing.T) {
 					continue
 				}
 				output, _ := strings.CutPrefix(attr, "Outputs.")
-				stack := r.Stacks[w.Name].Resources[res]
 				addons := r.Addons[w.Name]
+				var exists bool
+				if addons != nil {
+					_, exists = addons.Outputs[output]
+				}
 				switch {
-				case stack.Type != "AWS::CloudFormation::Stack":
+				case r.Stacks[w.Name].Resources[res].Type != "AWS::CloudFormation::Stack":
 					t.Errorf("%s: %s comes from %s, which is not a nested stack of the template", r.stackFile(w.Name), name, res)
 				case addons == nil:
 					t.Errorf("%s: %s comes from the addons stack, and no %s.addons.stack.yml was rendered", r.stackFile(w.Name), name, w.Name)
-				default:
-					if _, ok := addons.Outputs[output]; !ok {
-						t.Errorf("%s: %s comes from addons output %s; %s.addons.stack.yml has outputs %q",
-							r.stackFile(w.Name), name, output, w.Name, slices.Sorted(maps.Keys(addons.Outputs)))
-					}
-				}
-			}
-
-			// A publisher finds its topic's ARN in COPILOT_SNS_TOPIC_ARNS, which Copilot renders
-			// as a literal: the code's lookup must succeed on it.
-			if slices.Contains(code, "COPILOT_SNS_TOPIC_ARNS") {
-				if _, err := copilotenv.TopicARN(env.getenv, events.Topic); err != nil {
-					t.Errorf("%s: the rendered COPILOT_SNS_TOPIC_ARNS %v: %v", r.stackFile(w.Name), env.vars["COPILOT_SNS_TOPIC_ARNS"], err)
+				case !exists:
+					t.Errorf("%s: %s comes from addons output %s; %s.addons.stack.yml has outputs %q",
+						r.stackFile(w.Name), name, output, w.Name, slices.Sorted(maps.Keys(addons.Outputs)))
 				}
 			}
 		})
@@ -434,43 +330,30 @@ func TestRenderedVariables(t *testing.T) {
 // each service's own budget for finishing in-flight work must end before it.
 func TestRenderedStopTimeout(t *testing.T) {
 	r := loadRendered(t)
-	budgets := map[string]struct {
-		variable string
-		read     func(copilotenv.Getenv) (time.Duration, error)
-	}{
-		topology.TypeWorker: {"WORKER_DRAIN_TIMEOUT", func(getenv copilotenv.Getenv) (time.Duration, error) {
-			cfg, err := worker.ConfigFromEnv(getenv, events.PublisherService, events.Topic)
-			return cfg.DrainTimeout, err
-		}},
-		// The default (20s) is cmd/publisher's; its loadConfig reads the variable the same way.
-		topology.TypeLoadBalancedWeb: {"SHUTDOWN_TIMEOUT", func(getenv copilotenv.Getenv) (time.Duration, error) {
-			return copilotenv.Duration(getenv, "SHUTDOWN_TIMEOUT", 20*time.Second)
-		}},
-	}
+	budgets := map[string]string{topology.TypeWorker: "WORKER_DRAIN_TIMEOUT", topology.TypeLoadBalancedWeb: "SHUTDOWN_TIMEOUT"}
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
-			b, ok := budgets[w.Type]
+			variable, ok := budgets[w.Type]
 			if !ok {
 				t.Fatalf("%s is a %s; this test knows the shutdown budget of %q only", w.Name, w.Type, slices.Sorted(maps.Keys(budgets)))
 			}
-			env := containerEnv(t, r, w.Name)
 			stop := ecsDefaultStopTimeout
-			if v, ok := env.container["StopTimeout"]; ok {
+			if v, ok := containerEnv(t, r, w.Name).container["StopTimeout"]; ok {
 				n, err := wholeNumber(v)
 				if err != nil {
 					t.Fatalf("%s: StopTimeout: %v", r.stackFile(w.Name), err)
 				}
 				stop = time.Duration(n) * time.Second
-			} else {
-				t.Logf("%s: no StopTimeout in the task definition; ECS's default %v applies", r.stackFile(w.Name), stop)
+			} else if w.Type == topology.TypeWorker {
+				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the drain budget it bounds", r.stackFile(w.Name))
 			}
-			budget, err := b.read(env.getenv)
+			budget, err := time.ParseDuration(renderedConfig(t, r, w.Name)[variable])
 			if err != nil {
-				t.Fatalf("%s: %v", r.stackFile(w.Name), err)
+				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.stackFile(w.Name), variable, w.Name, err)
 			}
 			if stop <= budget {
-				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %v (%s), or ECS kills the task before in-flight work ends",
-					r.stackFile(w.Name), stop, budget, env.setting(b.variable))
+				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %s=%v, or ECS kills the task before in-flight work ends",
+					r.stackFile(w.Name), stop, variable, budget)
 			}
 			if stop > fargateMaxStopTimeout {
 				t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", r.stackFile(w.Name), stop, fargateMaxStopTimeout)
@@ -497,10 +380,7 @@ func TestRenderedHealthCheck(t *testing.T) {
 				path = p
 			}
 			if path != "/healthz" {
-				t.Errorf("%s: HealthCheckPath %q; want /healthz (http.healthcheck.path)", where, path)
-			}
-			if !strings.HasPrefix(path, "/") {
-				t.Fatalf("%s: HealthCheckPath %q; want a path from the root", where, path)
+				t.Fatalf("%s: HealthCheckPath %q; want /healthz (http.healthcheck.path)", where, path)
 			}
 			matcher, _ := props["Matcher"].(map[string]any)
 			codes := fmt.Sprint(matcher["HttpCode"])
@@ -559,7 +439,7 @@ func TestRenderedCfnLint(t *testing.T) {
 	}
 	warnings := map[string][]string{}
 	for _, f := range findings {
-		where := fmt.Sprintf("%s:%d %s", f.Filename, f.Location.Start.LineNumber, lintPath(f.Location.Path))
+		where := fmt.Sprintf("%s:%d %v", f.Filename, f.Location.Start.LineNumber, f.Location.Path)
 		if f.Level != "Error" {
 			msg := f.Message
 			if len(msg) > 200 { // W3037 lists every action of a service
@@ -595,15 +475,6 @@ type lintFinding struct {
 	}
 }
 
-// lintPath writes a finding's path (keys and list indexes) as Resources/Name/Properties/...
-func lintPath(p []any) string {
-	parts := make([]string, len(p))
-	for i, x := range p {
-		parts[i] = fmt.Sprint(x)
-	}
-	return strings.Join(parts, "/")
-}
-
 // acceptedLintError accepts the one error cfn-lint finds in Copilot's own environment
 // template: E3676 ("Certificates is a required property") on InternalHTTPSListener, the HTTPS
 // listener of the internal load balancer, which Copilot writes with certificates only when the
@@ -635,29 +506,27 @@ type renderedEnv struct {
 	vars      map[string]any // name → value as rendered (a string, or an intrinsic function)
 }
 
-// getenv is the container's environment as the binary would see it: literal values as they
-// are, values CloudFormation resolves at deploy time (a queue URL, an addon output) as a
-// placeholder naming where they come from.
-func (e renderedEnv) getenv(k string) string {
-	v, ok := e.vars[k]
-	if !ok {
-		return ""
+// renderedConfig is the configuration cmd/<svc> prints with -check-config given the variables of
+// its rendered task definition; the test fails, with the binary's message, if it refuses them.
+func renderedConfig(t *testing.T, r *renderedSet, svc string) map[string]string {
+	t.Helper()
+	// The container's environment as the binary would see it: literal values as they are,
+	// values CloudFormation resolves at deploy time (a queue URL, an addon output) as a
+	// placeholder naming where they come from.
+	env := map[string]string{}
+	for k, v := range containerEnv(t, r, svc).vars {
+		switch v.(type) {
+		case string, int, float64, bool:
+			env[k] = fmt.Sprint(v)
+		default:
+			env[k] = "resolved-on-deploy:" + compactJSON(v)
+		}
 	}
-	switch x := v.(type) {
-	case string:
-		return x
-	case int, float64, bool:
-		return fmt.Sprint(x)
+	cfg, err := checkConfig(t, svc, env)
+	if err != nil {
+		t.Fatalf("%s: the variables of the rendered task definition (%q): %v", r.stackFile(svc), slices.Sorted(maps.Keys(env)), err)
 	}
-	return "resolved-on-deploy:" + compactJSON(v)
-}
-
-// setting describes how the task definition sets a variable, for messages.
-func (e renderedEnv) setting(k string) string {
-	if _, ok := e.vars[k]; !ok {
-		return k + " not set in the task definition"
-	}
-	return fmt.Sprintf("%s=%q in the task definition", k, e.getenv(k))
+	return cfg
 }
 
 // containerEnv returns the main container (the one named after the workload) of the

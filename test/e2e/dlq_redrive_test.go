@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
-	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -77,7 +77,7 @@ func TestDeadLetterRunbook(t *testing.T) {
 	logs := &syncBuffer{}
 	e := worker.New(client, h, worker.Config{
 		QueueURL:          svc.QueueURL,
-		Topic:             topology.TopicName(top.App, dep.Env, "publisher", "ordersTopic"),
+		Topic:             copilot.TopicName(top.App, dep.Env, "publisher", "ordersTopic"),
 		MaxReceives:       spec.Queue.DeadLetterTries,
 		WaitTime:          time.Second,
 		VisibilityTimeout: spec.Queue.Timeout,

@@ -69,7 +69,7 @@ func Start(target string) (*Recorder, error) {
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		call := parse(req, body)
+		call := Parse(req, body)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		proxy.ServeHTTP(sw, req)
 		call.Status = sw.status
@@ -117,10 +117,10 @@ var (
 	scope = regexp.MustCompile(`Credential=[^/]+/[0-9]+/[^/]+/([^/]+)/aws4_request`)
 )
 
-// parse reads who called what from a signed SDK request: the JSON protocol
-// (SQS, DynamoDB: X-Amz-Target and a JSON body) or the query protocol (SNS:
-// a form with Action).
-func parse(req *http.Request, body []byte) Call {
+// Parse reads who called what from a signed SDK request and its body: the
+// JSON protocol (SQS, DynamoDB: X-Amz-Target and a JSON body) or the query
+// protocol (SNS: a form with Action).
+func Parse(req *http.Request, body []byte) Call {
 	var c Call
 	if m := appID.FindStringSubmatch(req.Header.Get("User-Agent")); m != nil {
 		c.Caller = m[1]

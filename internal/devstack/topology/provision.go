@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pubsub-app/pubsub/internal/copilot"
 )
 
 // Clients are the AWS clients provisioning uses.
@@ -39,7 +41,8 @@ type Deployment struct {
 	Services map[string]*Deployed
 }
 
-// Deployed is one service's resources and the variables Copilot would inject.
+// Deployed is one service's resources and its variables: those Copilot would
+// inject (Deployment.Injected), then the manifest's.
 type Deployed struct {
 	QueueURL, DLQURL string
 	Tables           map[string]string // logical id → table name
@@ -56,39 +59,20 @@ func (d *Deployed) Environ() []string {
 	return out
 }
 
-// TopicName is the name Copilot gives a service's topic.
-func TopicName(app, env, svc, topic string) string {
-	return fmt.Sprintf("%s-%s-%s-%s", app, env, svc, topic)
-}
-
 // Provision creates, for environment env, every topic, queue, dead-letter
 // queue, subscription (with its filter policy) and table the topology
 // declares. It is idempotent: running it again finds what exists.
 func Provision(ctx context.Context, c Clients, t *Topology, env string) (*Deployment, error) {
 	d := &Deployment{App: t.App, Env: env, Topics: map[string]string{}, Services: map[string]*Deployed{}}
 	for _, s := range t.Services {
-		dep := &Deployed{Tables: map[string]string{}, Env: map[string]string{
-			"COPILOT_APPLICATION_NAME":           t.App,
-			"COPILOT_ENVIRONMENT_NAME":           env,
-			"COPILOT_SERVICE_NAME":               s.Name,
-			"COPILOT_SERVICE_DISCOVERY_ENDPOINT": env + "." + t.App + ".local",
-		}}
-		for k, v := range s.Variables {
-			dep.Env[k] = v
-		}
+		dep := &Deployed{Tables: map[string]string{}}
 		d.Services[s.Name] = dep
-		if len(s.Publishes) > 0 {
-			arns := map[string]string{}
-			for _, topic := range s.Publishes {
-				out, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(TopicName(t.App, env, s.Name, topic))})
-				if err != nil {
-					return nil, fmt.Errorf("create topic %s of %s: %w", topic, s.Name, err)
-				}
-				arns[topic] = aws.ToString(out.TopicArn)
-				d.Topics[s.Name+":"+topic] = arns[topic]
+		for _, topic := range s.Publishes {
+			out, err := c.SNS.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(copilot.TopicName(t.App, env, s.Name, topic))})
+			if err != nil {
+				return nil, fmt.Errorf("create topic %s of %s: %w", topic, s.Name, err)
 			}
-			b, _ := json.Marshal(arns)
-			dep.Env["COPILOT_SNS_TOPIC_ARNS"] = string(b)
+			d.Topics[s.Name+":"+topic] = aws.ToString(out.TopicArn)
 		}
 		for _, tbl := range s.Tables {
 			name := tbl.TableName(t.App, env, s.Name)
@@ -96,7 +80,6 @@ func Provision(ctx context.Context, c Clients, t *Topology, env string) (*Deploy
 				return nil, err
 			}
 			dep.Tables[tbl.LogicalID] = name
-			dep.Env[tbl.EnvVar] = name
 		}
 	}
 	// Queues after topics, so every subscription finds its topic.
@@ -108,7 +91,28 @@ func Provision(ctx context.Context, c Clients, t *Topology, env string) (*Deploy
 			return nil, err
 		}
 	}
+	for _, s := range t.Services {
+		d.Services[s.Name].Env = d.Injected(s)
+		maps.Copy(d.Services[s.Name].Env, s.Variables)
+	}
 	return d, nil
+}
+
+// Injected returns the variables Copilot injects into service s's container
+// for what d holds of it: its topics, its queue and its tables.
+func (d *Deployment) Injected(s *Service) map[string]string {
+	dep := d.Services[s.Name]
+	w := copilot.Workload{App: d.App, Env: d.Env, Name: s.Name, QueueURL: dep.QueueURL, AddonOutputs: map[string]string{}}
+	for _, topic := range s.Publishes {
+		if w.TopicARNs == nil {
+			w.TopicARNs = copilot.TopicARNs{}
+		}
+		w.TopicARNs[topic] = d.Topics[s.Name+":"+topic]
+	}
+	for _, tbl := range s.Tables {
+		w.AddonOutputs[tbl.Output] = dep.Tables[tbl.LogicalID]
+	}
+	return copilot.Injected(w)
 }
 
 func provisionQueue(ctx context.Context, c Clients, t *Topology, env string, s *Service, d *Deployment) error {
@@ -133,7 +137,6 @@ func provisionQueue(ctx context.Context, c Clients, t *Topology, env string, s *
 		return err
 	}
 	dep.QueueURL = url
-	dep.Env["COPILOT_QUEUE_URI"] = url
 
 	var topicARNs []string
 	for _, sub := range s.Subscribes {

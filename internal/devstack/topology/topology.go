@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pubsub-app/pubsub/internal/copilot"
 )
 
 // Service types this package understands.
@@ -66,9 +66,10 @@ type Table struct {
 	NamePattern  string // TableName, with ${App}, ${Env} and ${Name} unexpanded
 	PartitionKey string
 	KeyType      string // S, N or B
-	// EnvVar is the variable Copilot injects with the table's name, from the
-	// addon output that refers to the table (ordersTableName → ORDERS_TABLE_NAME).
-	EnvVar string
+	// Output is the addon output that refers to the table (ordersTableName);
+	// EnvVar the variable Copilot injects with the table's name from it
+	// (copilot.OutputVariable: ORDERS_TABLE_NAME).
+	Output, EnvVar string
 	// Attributes maps every key attribute (table and indexes) to its type.
 	Attributes map[string]string
 	Indexes    []Index
@@ -360,22 +361,8 @@ func parseTable(id string, node yaml.Node, output string) (Table, error) {
 	if output == "" {
 		return Table{}, fmt.Errorf("table %s: no output refers to it, so no variable carries its name", id)
 	}
-	t.EnvVar = EnvVarName(output)
+	t.Output, t.EnvVar = output, copilot.OutputVariable(output)
 	return t, nil
-}
-
-var wordBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
-
-// EnvVarName turns an addon output name into the variable Copilot injects:
-// ordersTableName → ORDERS_TABLE_NAME.
-func EnvVarName(output string) string {
-	s := wordBoundary.ReplaceAllString(output, "${1}_${2}")
-	return strings.Map(func(r rune) rune {
-		if r == '-' {
-			return '_'
-		}
-		return unicode.ToUpper(r)
-	}, s)
 }
 
 // TableName expands a table's name for an application, environment and service.

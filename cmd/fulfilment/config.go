@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/workerconf"
+)
+
+// Config is the fulfilment worker's configuration: its queue and tuning
+// (shared with the promotion worker) and its table.
+type Config struct {
+	workerconf.Config
+	// From the fulfilmentsTable addon's output fulfilmentsTableName.
+	Table string `env:"FULFILMENTS_TABLE_NAME, required"`
+}
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	err := envconf.Load(getenv, &c)
+	return c, err
+}

@@ -1,0 +1,88 @@
+// Package workerconf is the part of the configuration both worker binaries
+// share: the queue and names Copilot injects into a Worker Service, the
+// engine's tuning variables and the log level. Each worker's own Config
+// (cmd/<worker>/config.go) embeds it next to its table.
+package workerconf
+
+import (
+	"time"
+
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/internal/copilot"
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/worker"
+)
+
+// Config is a worker's queue and tuning. The defaults are the engine's.
+type Config struct {
+	// Injected by Copilot: the worker's queue, and the names the topic it
+	// subscribes to is named after (copilot.TopicName).
+	QueueURL string `env:"COPILOT_QUEUE_URI, required"`
+	App      string `env:"COPILOT_APPLICATION_NAME, required"`
+	Env      string `env:"COPILOT_ENVIRONMENT_NAME, required"`
+
+	// Handlers running at once.
+	Concurrency int `env:"WORKER_CONCURRENCY, default=10"`
+	// The queue's dead_letter.tries: labels a malformed message's last receive.
+	MaxReceives int `env:"WORKER_MAX_RECEIVES, default=3"`
+	// Long-poll wait of each receive.
+	WaitTime time.Duration `env:"WORKER_WAIT_TIME, default=20s"`
+	// The queue's visibility timeout (subscribe.queue.timeout).
+	VisibilityTimeout time.Duration `env:"WORKER_VISIBILITY_TIMEOUT, default=30s"`
+	// How long in-flight work may finish after SIGTERM; below the task's StopTimeout.
+	DrainTimeout time.Duration `env:"WORKER_DRAIN_TIMEOUT, default=20s"`
+	// Back-off after a handler error: base doubling to max.
+	RetryBase time.Duration `env:"WORKER_RETRY_BASE, default=2s"`
+	RetryMax  time.Duration `env:"WORKER_RETRY_MAX, default=5m"`
+	// How soon a malformed message is redelivered on its way to the DLQ.
+	PoisonDelay time.Duration `env:"WORKER_POISON_DELAY, default=1s"`
+	// How often the counters are logged.
+	StatsInterval time.Duration `env:"WORKER_STATS_INTERVAL, default=1m"`
+
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+}
+
+// SQS limits: maxReceiveCount is 1 to 1000; a visibility timeout at most 12 hours.
+const (
+	maxReceiveCount = 1000
+	maxVisibility   = 12 * time.Hour
+)
+
+// Validate checks the values against what SQS and the engine accept.
+func (c *Config) Validate(chk *envconf.Check) {
+	chk.Int(&c.Concurrency, 1, 1000)
+	chk.Int(&c.MaxReceives, 1, maxReceiveCount)
+	chk.Seconds(&c.WaitTime, time.Second, worker.MaxWaitTime)
+	chk.Seconds(&c.VisibilityTimeout, time.Second, maxVisibility)
+	chk.Duration(&c.DrainTimeout, time.Millisecond, time.Hour)
+	if c.DrainTimeout < c.WaitTime {
+		// A stopping worker lets its long poll finish, within the drain.
+		chk.Failf(&c.DrainTimeout, "want at least %s (%s): a stopping worker lets its long poll finish", chk.Name(&c.WaitTime), c.WaitTime)
+	}
+	chk.Seconds(&c.RetryBase, time.Second, maxVisibility)
+	chk.Seconds(&c.RetryMax, time.Second, maxVisibility)
+	if c.RetryMax < c.RetryBase {
+		chk.Failf(&c.RetryMax, "want at least %s (%s)", chk.Name(&c.RetryBase), c.RetryBase)
+	}
+	chk.Seconds(&c.PoisonDelay, time.Second, maxVisibility)
+	chk.Duration(&c.StatsInterval, time.Second, 24*time.Hour)
+	chk.LogLevel(&c.LogLevel)
+}
+
+// Engine is the engine's configuration: the queue, and the only topic whose
+// notifications it accepts, the publisher's orders topic as Copilot names it.
+func (c Config) Engine() worker.Config {
+	return worker.Config{
+		QueueURL:          c.QueueURL,
+		Topic:             copilot.TopicName(c.App, c.Env, events.PublisherService, events.Topic),
+		MaxReceives:       c.MaxReceives,
+		Concurrency:       c.Concurrency,
+		WaitTime:          c.WaitTime,
+		VisibilityTimeout: c.VisibilityTimeout,
+		DrainTimeout:      c.DrainTimeout,
+		RetryBase:         c.RetryBase,
+		RetryMax:          c.RetryMax,
+		PoisonDelay:       c.PoisonDelay,
+		StatsInterval:     c.StatsInterval,
+	}
+}

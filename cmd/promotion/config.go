@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/workerconf"
+)
+
+// Config is the promotion worker's configuration: its queue and tuning
+// (shared with the fulfilment worker) and its table.
+type Config struct {
+	workerconf.Config
+	// From the couponsTable addon's output couponsTableName.
+	Table string `env:"COUPONS_TABLE_NAME, required"`
+}
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	err := envconf.Load(getenv, &c)
+	return c, err
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"time"
+
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/copilot"
+	"github.com/pubsub-app/pubsub/internal/events"
+)
+
+// Config is the publisher's configuration.
+type Config struct {
+	// The listen port; the manifest's image.port.
+	Port int `env:"PORT, default=5000"`
+	// From the ordersTable addon's output ordersTableName.
+	OrdersTable string `env:"ORDERS_TABLE_NAME, required"`
+	// Injected by Copilot for publish.topics; must hold events.Topic (ordersTopic).
+	TopicARNs copilot.TopicARNs `env:"COPILOT_SNS_TOPIC_ARNS, required"`
+	// How long requests in flight may finish after SIGTERM; below the task's StopTimeout.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
+
+	// The outbox (checkout.Options): one publish's timeout, which must be
+	// shorter than the lease a claimed order is reserved for; how often it is
+	// polled; the back-off between failed publishes of one order.
+	PublishTimeout  time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+	OutboxLease     time.Duration `env:"OUTBOX_LEASE, default=30s"`
+	OutboxInterval  time.Duration `env:"OUTBOX_INTERVAL, default=2s"`
+	OutboxRetryBase time.Duration `env:"OUTBOX_RETRY_BASE, default=2s"`
+	OutboxRetryMax  time.Duration `env:"OUTBOX_RETRY_MAX, default=1m"`
+
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+}
+
+func loadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	err := envconf.Load(getenv, &c)
+	return c, err
+}
+
+// Validate checks the values as the publisher uses them.
+func (c *Config) Validate(chk *envconf.Check) {
+	chk.Int(&c.Port, 1, 65535)
+	if _, err := c.TopicARNs.ARN(events.Topic); err != nil {
+		chk.Failf(&c.TopicARNs, "want the topic %q (the manifest's publish.topics declares the topics)", events.Topic)
+	}
+	chk.Duration(&c.ShutdownTimeout, time.Millisecond, 2*time.Minute) // Fargate's longest StopTimeout
+	for _, d := range []*time.Duration{&c.PublishTimeout, &c.OutboxLease, &c.OutboxInterval, &c.OutboxRetryBase, &c.OutboxRetryMax} {
+		chk.Duration(d, time.Millisecond, time.Hour)
+	}
+	if c.PublishTimeout >= c.OutboxLease {
+		chk.Failf(&c.PublishTimeout, "want it shorter than %s (%s), or a publish still running could see its order claimed again", chk.Name(&c.OutboxLease), c.OutboxLease)
+	}
+	if c.OutboxRetryMax < c.OutboxRetryBase {
+		chk.Failf(&c.OutboxRetryMax, "want at least %s (%s)", chk.Name(&c.OutboxRetryBase), c.OutboxRetryBase)
+	}
+	chk.LogLevel(&c.LogLevel)
+}
+
+// TopicARN is the ARN of the orders topic.
+func (c Config) TopicARN() string { return c.TopicARNs[events.Topic] }
+
+// Outbox is the outbox's tuning.
+func (c Config) Outbox() checkout.Options {
+	return checkout.Options{
+		PublishTimeout: c.PublishTimeout,
+		Lease:          c.OutboxLease,
+		Interval:       c.OutboxInterval,
+		RetryBase:      c.OutboxRetryBase,
+		RetryMax:       c.OutboxRetryMax,
+	}
+}

@@ -1,0 +1,851 @@
+package checkoutdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
+	"github.com/pubsub-app/pubsub/internal/order"
+)
+
+const testTable = "pubsub-test-publisher-ordersTable"
+
+type item = map[string]types.AttributeValue
+
+// fakeDB is an in-memory orders table (partition key id, and the sparse
+// KEYS_ONLY index outbox on outbox and leaseUntil). It records every input
+// and evaluates the expressions the store sends as DynamoDB would: condition
+// expressions, key conditions, SET/REMOVE updates, names and values that
+// must all be used. An expression it does not understand fails the call, so
+// a changed expression cannot pass unnoticed.
+type fakeDB struct {
+	t     *testing.T
+	items map[string]item
+	err   error // returned by every call when set
+
+	// beforeUpdate runs before each UpdateItem is evaluated: another
+	// publisher task's write between the store's query and its claim.
+	beforeUpdate func(id string)
+
+	puts      []*dynamodb.PutItemInput
+	gets      []*dynamodb.GetItemInput
+	updates   []*dynamodb.UpdateItemInput
+	queries   []*dynamodb.QueryInput
+	describes []*dynamodb.DescribeTableInput
+}
+
+func newFakeDB(t *testing.T) *fakeDB { return &fakeDB{t: t, items: map[string]item{}} }
+
+func validation(format string, args ...any) error {
+	return &smithyError{code: "ValidationException", msg: fmt.Sprintf(format, args...)}
+}
+
+// smithyError is a DynamoDB error other than a failed condition.
+type smithyError struct{ code, msg string }
+
+func (e *smithyError) Error() string { return e.code + ": " + e.msg }
+
+func (f *fakeDB) checkTable(name *string) error {
+	if got := aws.ToString(name); got != testTable {
+		f.t.Errorf("TableName = %q; want %q", got, testTable)
+		return &types.ResourceNotFoundException{Message: aws.String("no table " + got)}
+	}
+	return nil
+}
+
+func keyID(t *testing.T, key item) (string, error) {
+	id, ok := key["id"].(*types.AttributeValueMemberS)
+	if !ok || len(key) != 1 {
+		t.Errorf("Key = %v; want exactly the string attribute id", key)
+		return "", validation("the provided key element does not match the schema")
+	}
+	return id.Value, nil
+}
+
+func (f *fakeDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	f.puts = append(f.puts, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.checkTable(in.TableName); err != nil {
+		return nil, err
+	}
+	id, err := keyID(f.t, item{"id": in.Item["id"]})
+	if err != nil {
+		return nil, err
+	}
+	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+	ok, err := ex.condition(aws.ToString(in.ConditionExpression), f.items[id])
+	if err == nil {
+		err = ex.allUsed()
+	}
+	if err != nil {
+		f.t.Errorf("PutItem: %v", err)
+		return nil, err
+	}
+	if !ok {
+		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	}
+	f.items[id] = maps.Clone(in.Item)
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (f *fakeDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.gets = append(f.gets, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.checkTable(in.TableName); err != nil {
+		return nil, err
+	}
+	id, err := keyID(f.t, in.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &dynamodb.GetItemOutput{Item: maps.Clone(f.items[id])}, nil
+}
+
+func (f *fakeDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.updates = append(f.updates, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.checkTable(in.TableName); err != nil {
+		return nil, err
+	}
+	id, err := keyID(f.t, in.Key)
+	if err != nil {
+		return nil, err
+	}
+	if f.beforeUpdate != nil {
+		f.beforeUpdate(id)
+	}
+	old, exists := f.items[id]
+	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+	ok, err := ex.condition(aws.ToString(in.ConditionExpression), old)
+	if err != nil {
+		f.t.Errorf("UpdateItem: %v", err)
+		return nil, err
+	}
+	updated := maps.Clone(old)
+	if !exists {
+		updated = item{"id": &types.AttributeValueMemberS{Value: id}} // UpdateItem creates a missing item
+	}
+	if err := ex.update(aws.ToString(in.UpdateExpression), updated); err != nil {
+		f.t.Errorf("UpdateItem: %v", err)
+		return nil, err
+	}
+	if err := ex.allUsed(); err != nil {
+		f.t.Errorf("UpdateItem: %v", err)
+		return nil, err
+	}
+	if !ok {
+		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	}
+	f.items[id] = updated
+	out := &dynamodb.UpdateItemOutput{}
+	if in.ReturnValues == types.ReturnValueAllNew {
+		out.Attributes = maps.Clone(updated)
+	}
+	return out, nil
+}
+
+// Query reads the outbox index: the items that carry both outbox and
+// leaseUntil, in leaseUntil order, keys only.
+func (f *fakeDB) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	f.queries = append(f.queries, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.checkTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if got := aws.ToString(in.IndexName); got != checkoutdb.OutboxIndex {
+		f.t.Errorf("Query IndexName = %q; want %q", got, checkoutdb.OutboxIndex)
+		return nil, validation("no index %q", got)
+	}
+	kc := aws.ToString(in.KeyConditionExpression)
+	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+	if err := ex.keyCondition(kc); err != nil {
+		f.t.Errorf("Query: %v", err)
+		return nil, err
+	}
+	var found []item
+	for _, it := range f.items {
+		if it["outbox"] == nil || it["leaseUntil"] == nil {
+			continue // not in the sparse index
+		}
+		ok, err := ex.condition(kc, it)
+		if err != nil {
+			f.t.Errorf("Query: %v", err)
+			return nil, err
+		}
+		if ok {
+			found = append(found, item{"id": it["id"], "outbox": it["outbox"], "leaseUntil": it["leaseUntil"]})
+		}
+	}
+	if err := ex.allUsed(); err != nil {
+		f.t.Errorf("Query: %v", err)
+		return nil, err
+	}
+	slices.SortFunc(found, func(a, b item) int {
+		return strings.Compare(str(a["leaseUntil"])+str(a["id"]), str(b["leaseUntil"])+str(b["id"]))
+	})
+	if in.Limit != nil && len(found) > int(*in.Limit) {
+		found = found[:*in.Limit]
+	}
+	return &dynamodb.QueryOutput{Items: found, Count: int32(len(found))}, nil
+}
+
+func (f *fakeDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	f.describes = append(f.describes, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.checkTable(in.TableName); err != nil {
+		return nil, err
+	}
+	return &dynamodb.DescribeTableOutput{Table: &types.TableDescription{TableName: in.TableName}}, nil
+}
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// expr evaluates the expressions of one request against its attribute
+// names and values, remembering which were used.
+type expr struct {
+	names  map[string]string
+	values map[string]types.AttributeValue
+	used   map[string]bool
+}
+
+func newExpr(names map[string]string, values map[string]types.AttributeValue) *expr {
+	return &expr{names: names, values: values, used: map[string]bool{}}
+}
+
+func (e *expr) name(tok string) (string, error) {
+	if !strings.HasPrefix(tok, "#") {
+		return tok, nil
+	}
+	n, ok := e.names[tok]
+	if !ok {
+		return "", validation("undefined attribute name %s", tok)
+	}
+	e.used[tok] = true
+	return n, nil
+}
+
+func (e *expr) value(tok string) (types.AttributeValue, error) {
+	v, ok := e.values[tok]
+	if !ok {
+		return nil, validation("undefined attribute value %s", tok)
+	}
+	e.used[tok] = true
+	return v, nil
+}
+
+// allUsed fails as DynamoDB does when a name or value is not used by any
+// of the request's expressions.
+func (e *expr) allUsed() error {
+	for _, k := range slices.Sorted(maps.Keys(e.names)) {
+		if !e.used[k] {
+			return validation("ExpressionAttributeNames unused in expressions: %s", k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.values)) {
+		if !e.used[k] {
+			return validation("ExpressionAttributeValues unused in expressions: %s", k)
+		}
+	}
+	return nil
+}
+
+var (
+	existsTerm  = regexp.MustCompile(`^attribute_(not_)?exists\((#?\w+)\)$`)
+	compareTerm = regexp.MustCompile(`^(#?\w+) (=|<>|<=|>=|<|>) (:\w+)$`)
+)
+
+// condition reports whether it holds for it (nil: no such item). An empty
+// condition always holds.
+func (e *expr) condition(cond string, it item) (bool, error) {
+	if cond == "" {
+		return true, nil
+	}
+	holds := true
+	for _, term := range strings.Split(cond, " AND ") {
+		term = strings.TrimSpace(term)
+		if m := existsTerm.FindStringSubmatch(term); m != nil {
+			n, err := e.name(m[2])
+			if err != nil {
+				return false, err
+			}
+			_, has := it[n]
+			holds = holds && has == (m[1] == "")
+			continue
+		}
+		m := compareTerm.FindStringSubmatch(term)
+		if m == nil {
+			return false, validation("fake cannot evaluate %q in %q", term, cond)
+		}
+		n, err := e.name(m[1])
+		if err != nil {
+			return false, err
+		}
+		v, err := e.value(m[3])
+		if err != nil {
+			return false, err
+		}
+		holds = holds && compare(it[n], m[2], v)
+	}
+	return holds, nil
+}
+
+// keyCondition checks that kc is a valid key condition on the outbox index:
+// equality on outbox, and at most a comparison on leaseUntil.
+func (e *expr) keyCondition(kc string) error {
+	terms := strings.Split(kc, " AND ")
+	m := compareTerm.FindStringSubmatch(strings.TrimSpace(terms[0]))
+	if m == nil || m[1] != "outbox" || m[2] != "=" {
+		return validation("query condition %q missed key schema element: outbox", kc)
+	}
+	for _, term := range terms[1:] {
+		m := compareTerm.FindStringSubmatch(strings.TrimSpace(term))
+		if m == nil || m[1] != "leaseUntil" || m[2] == "<>" {
+			return validation("query key condition %q not supported", kc)
+		}
+	}
+	if len(terms) > 2 {
+		return validation("query key condition %q has too many terms", kc)
+	}
+	return nil
+}
+
+// compare is DynamoDB's comparison: false when the attribute is missing or
+// of another type than the value.
+func compare(a types.AttributeValue, op string, b types.AttributeValue) bool {
+	var c int
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		if !ok {
+			return false
+		}
+		c = strings.Compare(a.Value, b.Value)
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		if !ok {
+			return false
+		}
+		x, err1 := strconv.ParseFloat(a.Value, 64)
+		y, err2 := strconv.ParseFloat(b.Value, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		switch {
+		case x < y:
+			c = -1
+		case x > y:
+			c = 1
+		}
+	default:
+		return false
+	}
+	switch op {
+	case "=":
+		return c == 0
+	case "<>":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	}
+	return false
+}
+
+var updateClause = regexp.MustCompile(`^SET (.+?)(?: REMOVE (.+))?$`)
+
+// update applies a "SET a = :x, b = :y REMOVE c, d" expression to it.
+func (e *expr) update(upd string, it item) error {
+	m := updateClause.FindStringSubmatch(upd)
+	if m == nil {
+		return validation("fake cannot apply update %q", upd)
+	}
+	for _, set := range strings.Split(m[1], ",") {
+		lhs, rhs, ok := strings.Cut(strings.TrimSpace(set), " = ")
+		if !ok || !strings.HasPrefix(rhs, ":") {
+			return validation("fake cannot apply %q in %q", set, upd)
+		}
+		n, err := e.name(lhs)
+		if err != nil {
+			return err
+		}
+		v, err := e.value(rhs)
+		if err != nil {
+			return err
+		}
+		if n == "id" {
+			return validation("cannot update attribute id: it is part of the key")
+		}
+		it[n] = v
+	}
+	if m[2] != "" {
+		for _, rem := range strings.Split(m[2], ",") {
+			n, err := e.name(strings.TrimSpace(rem))
+			if err != nil {
+				return err
+			}
+			delete(it, n)
+		}
+	}
+	return nil
+}
+
+// Test data.
+
+var (
+	now     = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	created = time.Date(2026, 5, 1, 11, 59, 30, 123456789, time.UTC)
+)
+
+func testID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+func testOrder(i int) order.Order {
+	return order.Order{ID: testID(i), Customer: "Ada Lovelace", Amount: 9550, CreatedAt: created}
+}
+
+// lease formats t as the store writes leases: fixed-width UTC microseconds,
+// so that string order is time order in the index.
+func lease(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+
+// pendingItem is an unpublished order leased until leaseUntil, as Create
+// stores it.
+func pendingItem(i int, leaseUntil time.Time) item {
+	return item{
+		"id":           s(testID(i)),
+		"customer":     s("Ada Lovelace"),
+		"amount":       s("95.50"),
+		"createdAt":    s(created.Format(time.RFC3339Nano)),
+		"publishState": s("pending"),
+		"outbox":       s("pending"),
+		"leaseUntil":   s(lease(leaseUntil)),
+	}
+}
+
+func publishedItem(i int) item {
+	return item{
+		"id":           s(testID(i)),
+		"customer":     s("Ada Lovelace"),
+		"amount":       s("95.50"),
+		"createdAt":    s(created.Format(time.RFC3339Nano)),
+		"publishState": s("published"),
+		"publishedAt":  s(now.Add(-time.Minute).Format(time.RFC3339Nano)),
+		"messageId":    s("sns-old"),
+	}
+}
+
+func diffItems(t *testing.T, what string, want, got map[string]item) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(
+		types.AttributeValueMemberS{}, types.AttributeValueMemberN{},
+	)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
+func TestCreate(t *testing.T) {
+	db := newFakeDB(t)
+	store := checkoutdb.New(db, testTable)
+	o := testOrder(1)
+	o.CreatedAt = created.In(time.FixedZone("CEST", 2*60*60))
+	leaseUntil := now.Add(30 * time.Second).In(time.FixedZone("CEST", 2*60*60))
+
+	if err := store.Create(context.Background(), o, leaseUntil); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	// Stored unpublished, in the outbox, leased in UTC at fixed width.
+	diffItems(t, "stored items", map[string]item{testID(1): pendingItem(1, now.Add(30*time.Second))}, db.items)
+}
+
+// TestCreateExisting: a second Create of the same id must change nothing
+// and say so: the stored order is the first one.
+func TestCreateExisting(t *testing.T) {
+	db := newFakeDB(t)
+	db.items[testID(1)] = publishedItem(1)
+	store := checkoutdb.New(db, testTable)
+	o := testOrder(1)
+	o.Customer = "Grace Hopper"
+
+	err := store.Create(context.Background(), o, now.Add(30*time.Second))
+	if !errors.Is(err, checkout.ErrExists) {
+		t.Fatalf("Create of a stored id = %v; want checkout.ErrExists", err)
+	}
+	diffItems(t, "stored items", map[string]item{testID(1): publishedItem(1)}, db.items)
+}
+
+func TestCreateError(t *testing.T) {
+	db := newFakeDB(t)
+	db.err = errors.New("throttled")
+	err := checkoutdb.New(db, testTable).Create(context.Background(), testOrder(1), now)
+	if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrExists) {
+		t.Errorf("Create = %v; want it to wrap %v, not ErrExists", err, db.err)
+	}
+	if err != nil && !strings.Contains(err.Error(), testID(1)) {
+		t.Errorf("Create error %q does not name the order", err)
+	}
+}
+
+func TestGet(t *testing.T) {
+	published := publishedItem(2)
+	leased := pendingItem(1, now)
+	leased["publishAttempts"] = n("2")
+	for _, tc := range []struct {
+		name    string
+		stored  item
+		want    checkout.Record
+		wantErr string // "" for no error
+	}{
+		{
+			name:   "pending",
+			stored: leased,
+			want:   checkout.Record{Order: testOrder(1), Attempts: 2, LeaseUntil: now},
+		},
+		{
+			name:   "published",
+			stored: published,
+			want:   checkout.Record{Order: testOrder(2), Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old"},
+		},
+		{
+			name:    "bad amount",
+			stored:  item{"id": s(testID(3)), "amount": s("95.5.0"), "createdAt": s(created.Format(time.RFC3339Nano))},
+			wantErr: `decode order ` + testID(3) + `: amount "95.5.0"`,
+		},
+		{
+			name:    "bad createdAt",
+			stored:  item{"id": s(testID(4)), "amount": s("1.00"), "createdAt": s("yesterday")},
+			wantErr: "decode order " + testID(4) + ": createdAt",
+		},
+		{
+			name:    "not an order",
+			stored:  item{"id": s(testID(5)), "amount": n("1")},
+			wantErr: "decode order",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newFakeDB(t)
+			id := str(tc.stored["id"])
+			db.items[id] = tc.stored
+			got, err := checkoutdb.New(db, testTable).Get(context.Background(), id)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Get = %v; want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+			// Read-your-write: the order page must show an order just placed.
+			if in := db.gets[0]; !aws.ToBool(in.ConsistentRead) {
+				t.Errorf("GetItem ConsistentRead = %v; want true", in.ConsistentRead)
+			}
+		})
+	}
+}
+
+func TestGetNotFound(t *testing.T) {
+	_, err := checkoutdb.New(newFakeDB(t), testTable).Get(context.Background(), testID(1))
+	if !errors.Is(err, checkout.ErrNotFound) {
+		t.Errorf("Get of a missing order = %v; want checkout.ErrNotFound", err)
+	}
+}
+
+func TestGetError(t *testing.T) {
+	db := newFakeDB(t)
+	db.err = errors.New("throttled")
+	_, err := checkoutdb.New(db, testTable).Get(context.Background(), testID(1))
+	if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrNotFound) {
+		t.Errorf("Get = %v; want it to wrap %v, not ErrNotFound", err, db.err)
+	}
+}
+
+func TestMarkPublished(t *testing.T) {
+	at := now.In(time.FixedZone("CEST", 2*60*60))
+	for _, tc := range []struct {
+		name    string
+		stored  map[string]item
+		want    map[string]item
+		wantErr bool
+	}{
+		{
+			name:   "pending order leaves the outbox",
+			stored: map[string]item{testID(1): pendingItem(1, now)},
+			want: map[string]item{testID(1): {
+				"id":           s(testID(1)),
+				"customer":     s("Ada Lovelace"),
+				"amount":       s("95.50"),
+				"createdAt":    s(created.Format(time.RFC3339Nano)),
+				"publishState": s("published"),
+				"publishedAt":  s(now.Format(time.RFC3339Nano)),
+				"messageId":    s("sns-1"),
+			}},
+		},
+		{
+			// UpdateItem would create the item: the condition must refuse.
+			name:    "missing order is not created",
+			stored:  map[string]item{},
+			want:    map[string]item{},
+			wantErr: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newFakeDB(t)
+			db.items = tc.stored
+			err := checkoutdb.New(db, testTable).MarkPublished(context.Background(), testID(1), "sns-1", at)
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("MarkPublished = %v; want error: %v", err, tc.wantErr)
+			}
+			diffItems(t, "stored items", tc.want, db.items)
+		})
+	}
+}
+
+func TestMarkPublishedError(t *testing.T) {
+	db := newFakeDB(t)
+	db.err = errors.New("throttled")
+	err := checkoutdb.New(db, testTable).MarkPublished(context.Background(), testID(1), "sns-1", now)
+	if !errors.Is(err, db.err) {
+		t.Errorf("MarkPublished = %v; want it to wrap %v", err, db.err)
+	}
+}
+
+func TestReschedule(t *testing.T) {
+	next := now.Add(8 * time.Second)
+	rescheduled := pendingItem(1, next)
+	rescheduled["publishAttempts"] = n("3")
+	for _, tc := range []struct {
+		name   string
+		stored map[string]item
+		want   map[string]item
+	}{
+		{
+			name:   "pending order",
+			stored: map[string]item{testID(1): pendingItem(1, now)},
+			want:   map[string]item{testID(1): rescheduled},
+		},
+		{
+			// Another task published it meanwhile: it must not go back into the outbox.
+			name:   "published order is left alone",
+			stored: map[string]item{testID(1): publishedItem(1)},
+			want:   map[string]item{testID(1): publishedItem(1)},
+		},
+		{
+			name:   "missing order is not created",
+			stored: map[string]item{},
+			want:   map[string]item{},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newFakeDB(t)
+			db.items = tc.stored
+			if err := checkoutdb.New(db, testTable).Reschedule(context.Background(), testID(1), 3, next); err != nil {
+				t.Fatalf("Reschedule = %v; want nil", err)
+			}
+			diffItems(t, "stored items", tc.want, db.items)
+		})
+	}
+}
+
+func TestRescheduleError(t *testing.T) {
+	db := newFakeDB(t)
+	db.err = errors.New("throttled")
+	err := checkoutdb.New(db, testTable).Reschedule(context.Background(), testID(1), 1, now)
+	if !errors.Is(err, db.err) {
+		t.Errorf("Reschedule = %v; want it to wrap %v", err, db.err)
+	}
+}
+
+// TestClaimDue claims the orders whose lease ran out by now, a lease ending
+// exactly now included, and leases each until now+lease; an order still
+// leased or published stays as it was.
+func TestClaimDue(t *testing.T) {
+	const leaseFor = 30 * time.Second
+	db := newFakeDB(t)
+	db.items = map[string]item{
+		testID(1): pendingItem(1, now.Add(-time.Minute)),
+		testID(2): pendingItem(2, now), // the boundary: due
+		testID(3): pendingItem(3, now.Add(time.Microsecond)),
+		testID(4): publishedItem(4),
+	}
+	store := checkoutdb.New(db, testTable)
+
+	got, err := store.ClaimDue(context.Background(), now.In(time.FixedZone("CEST", 2*60*60)), leaseFor, 10)
+	if err != nil {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	newLease := now.Add(leaseFor)
+	want := []checkout.Record{
+		{Order: testOrder(1), LeaseUntil: newLease},
+		{Order: testOrder(2), LeaseUntil: newLease},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+	diffItems(t, "stored items", map[string]item{
+		testID(1): pendingItem(1, newLease),
+		testID(2): pendingItem(2, newLease),
+		testID(3): pendingItem(3, now.Add(time.Microsecond)),
+		testID(4): publishedItem(4),
+	}, db.items)
+	if got := aws.ToInt32(db.queries[0].Limit); got != 10 {
+		t.Errorf("Query Limit = %d; want 10", got)
+	}
+}
+
+func TestClaimDueLimit(t *testing.T) {
+	db := newFakeDB(t)
+	for i := range 5 {
+		db.items[testID(i)] = pendingItem(i, now.Add(-time.Duration(5-i)*time.Second))
+	}
+	got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 2)
+	if err != nil {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	// The longest overdue first: the index is ordered by lease.
+	if diff := cmp.Diff([]string{testID(0), testID(1)}, ids); diff != "" {
+		t.Errorf("claimed ids (-want +got):\n%s", diff)
+	}
+}
+
+// TestClaimDueRace: between the store's query and its claim, another
+// publisher task claims one due order and publishes another. The claim is
+// conditional on the lease read, so the store skips both and leaves them as
+// the other task did.
+func TestClaimDueRace(t *testing.T) {
+	const leaseFor = 30 * time.Second
+	db := newFakeDB(t)
+	db.items = map[string]item{
+		testID(1): pendingItem(1, now.Add(-2*time.Second)),
+		testID(2): pendingItem(2, now.Add(-time.Second)),
+		testID(3): pendingItem(3, now),
+	}
+	otherLease := now.Add(time.Millisecond).Add(leaseFor) // the other task's clock reads a little later
+	db.beforeUpdate = func(id string) {
+		switch id {
+		case testID(1):
+			db.items[id] = pendingItem(1, otherLease)
+		case testID(2):
+			db.items[id] = publishedItem(2)
+		}
+	}
+
+	got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, leaseFor, 10)
+	if err != nil {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	if diff := cmp.Diff([]checkout.Record{{Order: testOrder(3), LeaseUntil: now.Add(leaseFor)}}, got); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+	diffItems(t, "stored items", map[string]item{
+		testID(1): pendingItem(1, otherLease),
+		testID(2): publishedItem(2),
+		testID(3): pendingItem(3, now.Add(leaseFor)),
+	}, db.items)
+}
+
+func TestClaimDueErrors(t *testing.T) {
+	t.Run("query", func(t *testing.T) {
+		db := newFakeDB(t)
+		db.err = errors.New("throttled")
+		got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 10)
+		if !errors.Is(err, db.err) || len(got) != 0 {
+			t.Errorf("ClaimDue = %v, %v; want nothing and an error wrapping %v", got, err, db.err)
+		}
+	})
+	t.Run("claim", func(t *testing.T) {
+		db := newFakeDB(t)
+		db.items[testID(1)] = pendingItem(1, now.Add(-time.Second))
+		db.items[testID(2)] = pendingItem(2, now)
+		claimErr := errors.New("throttled")
+		failing := &failSecondUpdate{fakeDB: db, err: claimErr}
+		got, err := checkoutdb.New(failing, testTable).ClaimDue(context.Background(), now, time.Second, 10)
+		if !errors.Is(err, claimErr) {
+			t.Errorf("ClaimDue error = %v; want it to wrap %v", err, claimErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), testID(2)) {
+			t.Errorf("ClaimDue error %q does not name the order", err)
+		}
+		if len(got) != 1 || got[0].ID != testID(1) {
+			t.Errorf("ClaimDue claimed %v; want the order claimed before the error, %s", got, testID(1))
+		}
+	})
+	t.Run("undecodable order", func(t *testing.T) {
+		db := newFakeDB(t)
+		bad := pendingItem(1, now)
+		bad["amount"] = s("lots")
+		db.items[testID(1)] = bad
+		_, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 10)
+		if err == nil || !strings.Contains(err.Error(), `amount "lots"`) {
+			t.Errorf("ClaimDue = %v; want a decode error naming the amount", err)
+		}
+	})
+}
+
+// failSecondUpdate fails the second UpdateItem.
+type failSecondUpdate struct {
+	*fakeDB
+	err   error
+	calls int
+}
+
+func (f *failSecondUpdate) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.calls++
+	if f.calls == 2 {
+		return nil, f.err
+	}
+	return f.fakeDB.UpdateItem(ctx, in, opts...)
+}
+
+func TestPing(t *testing.T) {
+	db := newFakeDB(t)
+	store := checkoutdb.New(db, testTable)
+	if err := store.Ping(context.Background()); err != nil {
+		t.Errorf("Ping = %v; want nil", err)
+	}
+	db.err = errors.New("no route to host")
+	if err := store.Ping(context.Background()); !errors.Is(err, db.err) || !strings.Contains(err.Error(), testTable) {
+		t.Errorf("Ping = %v; want an error naming %s and wrapping %v", err, testTable, db.err)
+	}
+}

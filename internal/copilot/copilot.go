@@ -1,0 +1,150 @@
+// Package copilot is what AWS Copilot names and injects, said once: the name
+// it gives a service's SNS topic, the variables it sets in every container
+// (COPILOT_APPLICATION_NAME, COPILOT_SNS_TOPIC_ARNS, COPILOT_QUEUE_URI, ...),
+// the JSON of COPILOT_SNS_TOPIC_ARNS, and the rule that turns an addon's
+// output into a variable (ordersTableName → ORDERS_TABLE_NAME).
+//
+// The binaries read their configuration with these names, the dev tool
+// (internal/devstack/topology) provisions and injects with them, and
+// test/deploy gives a binary the environment Copilot would. Copilot v1.34's
+// behaviour, from its documentation and its rendered stacks.
+package copilot
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// The variables Copilot injects into a service's container.
+const (
+	// Into every service.
+	EnvApplication              = "COPILOT_APPLICATION_NAME"
+	EnvEnvironment              = "COPILOT_ENVIRONMENT_NAME"
+	EnvService                  = "COPILOT_SERVICE_NAME"
+	EnvServiceDiscoveryEndpoint = "COPILOT_SERVICE_DISCOVERY_ENDPOINT" // <env>.<app>.local
+	// Into a service behind a load balancer: its DNS name.
+	EnvLoadBalancerDNS = "COPILOT_LB_DNS"
+	// Into a service with publish.topics: a JSON object of topic name to ARN.
+	EnvSNSTopicARNs = "COPILOT_SNS_TOPIC_ARNS"
+	// Into a Worker Service: the URL of its default queue.
+	EnvQueueURI = "COPILOT_QUEUE_URI"
+	// Into a Worker Service whose subscriptions have queues of their own
+	// (none here): a JSON object of "<svc><topic>EventsQueue" to URL.
+	EnvTopicQueueURIs = "COPILOT_TOPIC_QUEUE_URIS"
+)
+
+// TopicName is the name Copilot gives topic of service svc in environment
+// env of application app: <app>-<env>-<svc>-<topic>.
+func TopicName(app, env, svc, topic string) string {
+	return app + "-" + env + "-" + svc + "-" + topic
+}
+
+// ServiceDiscoveryEndpoint is the private DNS namespace of an environment.
+func ServiceDiscoveryEndpoint(app, env string) string {
+	return env + "." + app + ".local"
+}
+
+var wordBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+
+// OutputVariable is the variable Copilot injects for an addon output (one
+// that is not a managed policy): the name in upper snake case, so output
+// ordersTableName becomes ORDERS_TABLE_NAME.
+func OutputVariable(output string) string {
+	s := wordBoundary.ReplaceAllString(output, "${1}_${2}")
+	return strings.Map(func(r rune) rune {
+		if r == '-' {
+			return '_'
+		}
+		return unicode.ToUpper(r)
+	}, s)
+}
+
+// TopicARNs is the value of COPILOT_SNS_TOPIC_ARNS: each topic of the
+// service's publish.topics, by name, to its ARN.
+type TopicARNs map[string]string
+
+// ParseTopicARNs reads COPILOT_SNS_TOPIC_ARNS.
+func ParseTopicARNs(s string) (TopicARNs, error) {
+	var arns TopicARNs
+	if err := json.Unmarshal([]byte(s), &arns); err != nil || arns == nil {
+		return nil, errors.New(`want a JSON object of topic names to ARNs, such as {"ordersTopic":"arn:aws:sns:..."}`)
+	}
+	for name, arn := range arns {
+		if arn == "" {
+			return nil, fmt.Errorf("topic %q has no ARN", name)
+		}
+	}
+	return arns, nil
+}
+
+// EnvDecode lets github.com/sethvargo/go-envconfig read the variable into a
+// TopicARNs field.
+func (t *TopicARNs) EnvDecode(s string) error {
+	arns, err := ParseTopicARNs(s)
+	if err != nil {
+		return err
+	}
+	*t = arns
+	return nil
+}
+
+// ARN returns the ARN of the named topic, or an error naming the variable
+// and the topics it has.
+func (t TopicARNs) ARN(topic string) (string, error) {
+	if arn := t[topic]; arn != "" {
+		return arn, nil
+	}
+	return "", fmt.Errorf("%s has no topic %q (it has %q): the manifest's publish.topics must declare it", EnvSNSTopicARNs, topic, slices.Sorted(maps.Keys(t)))
+}
+
+// String is the variable's value: the JSON object, keys sorted.
+func (t TopicARNs) String() string {
+	b, _ := json.Marshal(map[string]string(t))
+	return string(b)
+}
+
+// Workload is what Copilot knows of one deployed service when it starts its
+// containers.
+type Workload struct {
+	App, Env, Name string
+	// LoadBalancerDNS is the DNS name of the load balancer in front of a
+	// Load Balanced Web Service; "" for other services.
+	LoadBalancerDNS string
+	// TopicARNs are the service's publish.topics; nil when it publishes none.
+	TopicARNs TopicARNs
+	// QueueURL is a Worker Service's default queue; "" for other services.
+	QueueURL string
+	// AddonOutputs are the outputs of its addons stack, by output name, but
+	// the managed policies (which Copilot attaches to the task role instead).
+	AddonOutputs map[string]string
+}
+
+// Injected returns the variables Copilot sets in the workload's container,
+// before the manifest's own variables.
+func Injected(w Workload) map[string]string {
+	env := map[string]string{
+		EnvApplication:              w.App,
+		EnvEnvironment:              w.Env,
+		EnvService:                  w.Name,
+		EnvServiceDiscoveryEndpoint: ServiceDiscoveryEndpoint(w.App, w.Env),
+	}
+	if w.LoadBalancerDNS != "" {
+		env[EnvLoadBalancerDNS] = w.LoadBalancerDNS
+	}
+	if len(w.TopicARNs) > 0 {
+		env[EnvSNSTopicARNs] = w.TopicARNs.String()
+	}
+	if w.QueueURL != "" {
+		env[EnvQueueURI] = w.QueueURL
+	}
+	for output, value := range w.AddonOutputs {
+		env[OutputVariable(output)] = value
+	}
+	return env
+}

@@ -1,0 +1,137 @@
+package fulfilment_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/fulfilment"
+	"github.com/pubsub-app/pubsub/internal/order"
+)
+
+const (
+	testTable = "pubsub-test-fulfilment-fulfilmentsTable"
+	orderID   = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+)
+
+var fulfilledAt = time.Date(2026, 5, 1, 14, 30, 0, 0, time.FixedZone("CEST", 2*60*60))
+
+// fakeTable is an in-memory fulfilments table keyed by orderId. It records
+// its inputs and evaluates the condition attribute_not_exists(<key>) as
+// DynamoDB does; any other condition fails the call.
+type fakeTable struct {
+	t     *testing.T
+	items map[string]map[string]types.AttributeValue
+	err   error
+	puts  []*dynamodb.PutItemInput
+}
+
+var notExists = regexp.MustCompile(`^attribute_not_exists\((#?\w+)\)$`)
+
+func (f *fakeTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	f.puts = append(f.puts, in)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if got := aws.ToString(in.TableName); got != testTable {
+		f.t.Errorf("PutItem TableName = %q; want %q", got, testTable)
+	}
+	key, ok := in.Item["orderId"].(*types.AttributeValueMemberS)
+	if !ok {
+		f.t.Fatalf("PutItem item has no string orderId: %v", in.Item)
+	}
+	if cond := aws.ToString(in.ConditionExpression); cond != "" {
+		m := notExists.FindStringSubmatch(cond)
+		if m == nil {
+			f.t.Fatalf("PutItem ConditionExpression %q; the fake understands only attribute_not_exists", cond)
+		}
+		attr := m[1]
+		if strings.HasPrefix(attr, "#") {
+			attr = in.ExpressionAttributeNames[attr]
+		}
+		if _, exists := f.items[key.Value][attr]; exists {
+			return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+		}
+	}
+	f.items[key.Value] = in.Item
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func newHandler(t *testing.T) (*fulfilment.Handler, *fakeTable) {
+	db := &fakeTable{t: t, items: map[string]map[string]types.AttributeValue{}}
+	return fulfilment.NewHandler(db, testTable, func() time.Time { return fulfilledAt }), db
+}
+
+func placed(customer string) events.OrderPlaced {
+	return events.OrderPlaced{Order: order.Order{ID: orderID, Customer: customer, Amount: 95_50, CreatedAt: fulfilledAt}}
+}
+
+func stored(t *testing.T, db *fakeTable) fulfilment.Fulfilment {
+	t.Helper()
+	var f fulfilment.Fulfilment
+	if err := attributevalue.UnmarshalMap(db.items[orderID], &f); err != nil {
+		t.Fatalf("stored fulfilment: %v", err)
+	}
+	return f
+}
+
+func TestHandle(t *testing.T) {
+	h, db := newHandler(t)
+	outcome, err := h.Handle(context.Background(), placed("Ada Lovelace"))
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if outcome != fulfilment.OutcomeFulfilled {
+		t.Errorf("outcome = %q; want %q", outcome, fulfilment.OutcomeFulfilled)
+	}
+	want := fulfilment.Fulfilment{OrderID: orderID, Customer: "Ada Lovelace", Amount: "95.50", FulfilledAt: "2026-05-01T12:30:00Z"}
+	if diff := cmp.Diff(want, stored(t, db)); diff != "" {
+		t.Errorf("stored fulfilment (-want +got):\n%s", diff)
+	}
+}
+
+// TestHandleDuplicate delivers the same order twice: the second delivery is
+// reported as a duplicate and changes nothing.
+func TestHandleDuplicate(t *testing.T) {
+	h, db := newHandler(t)
+	if outcome, err := h.Handle(context.Background(), placed("Ada Lovelace")); err != nil || outcome != fulfilment.OutcomeFulfilled {
+		t.Fatalf("first Handle = %q, %v; want %q, nil", outcome, err, fulfilment.OutcomeFulfilled)
+	}
+	first := stored(t, db)
+
+	outcome, err := h.Handle(context.Background(), placed("Someone Else"))
+	if err != nil {
+		t.Fatalf("second Handle: %v", err)
+	}
+	if outcome != fulfilment.OutcomeDuplicate {
+		t.Errorf("second outcome = %q; want %q", outcome, fulfilment.OutcomeDuplicate)
+	}
+	if diff := cmp.Diff(first, stored(t, db)); diff != "" {
+		t.Errorf("fulfilment after a redelivery (-first +now):\n%s", diff)
+	}
+}
+
+func TestHandleStoreError(t *testing.T) {
+	h, db := newHandler(t)
+	db.err = errors.New("throttled")
+	outcome, err := h.Handle(context.Background(), placed("Ada Lovelace"))
+	if !errors.Is(err, db.err) {
+		t.Fatalf("Handle error = %v; want it to wrap %v", err, db.err)
+	}
+	if !strings.Contains(err.Error(), orderID) {
+		t.Errorf("Handle error %q does not name the order", err)
+	}
+	if outcome != "" {
+		t.Errorf("outcome = %q; want none with an error", outcome)
+	}
+}

@@ -1,0 +1,74 @@
+package worker
+
+import (
+	"time"
+)
+
+// MaxWaitTime is SQS's longest long poll, and the engine's default: the
+// fewest empty receives. A stopping engine lets its poll finish, so this also
+// bounds how long a stop can wait on one.
+const MaxWaitTime = 20 * time.Second
+
+// Config tunes the engine. Zero values take the defaults noted.
+type Config struct {
+	QueueURL string
+	// Topic, when set, is the name of the only topic whose notifications are
+	// accepted (the last part of the envelope's TopicArn); any other is poison.
+	Topic string
+	// MaxReceives is the queue's dead_letter.tries: a malformed message
+	// received this often goes to the DLQ next (default 3). It only labels
+	// logs and counters; SQS's redrive policy does the moving.
+	MaxReceives int
+	// Concurrency is the number of handlers running at once (default 10).
+	// One more batch of 10 is received ahead, so receives are always full
+	// and handlers never wait on one.
+	Concurrency int
+	// WaitTime is the long-poll wait of each receive (default 20s, at most 20s).
+	WaitTime time.Duration
+	// VisibilityTimeout is the queue's visibility timeout; a handler running
+	// longer has its message's visibility extended (default 30s).
+	VisibilityTimeout time.Duration
+	// DrainTimeout bounds how long in-flight handlers may run after the
+	// context is cancelled (default 20s, below ECS's 30s stop timeout). Keep
+	// it at least WaitTime: the receive in flight is let finish too.
+	DrainTimeout time.Duration
+	// RetryBase and RetryMax bound the back-off after a handler error: the
+	// message becomes visible again after RetryBase × 2^(receives-1), at most
+	// RetryMax (defaults 2s and 5m).
+	RetryBase, RetryMax time.Duration
+	// PoisonDelay is how long a malformed message stays hidden before SQS
+	// redelivers it on its way to the DLQ (default 1s).
+	PoisonDelay time.Duration
+	// StatsInterval is how often the counters are logged (default 1m).
+	StatsInterval time.Duration
+	// ProbeBase and ProbeMax bound the back-off between probes of a failing
+	// dependency while receiving is paused (defaults 1s and 30s);
+	// ProbeTimeout bounds one probe (default 5s).
+	ProbeBase, ProbeMax, ProbeTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 10
+	}
+	if c.MaxReceives <= 0 {
+		c.MaxReceives = 3
+	}
+	def(&c.WaitTime, MaxWaitTime)
+	c.WaitTime = min(c.WaitTime, MaxWaitTime)
+	def(&c.VisibilityTimeout, 30*time.Second)
+	c.VisibilityTimeout = max(c.VisibilityTimeout, time.Second) // SQS counts whole seconds
+	def(&c.DrainTimeout, 20*time.Second)
+	def(&c.RetryBase, 2*time.Second)
+	def(&c.RetryMax, 5*time.Minute)
+	def(&c.PoisonDelay, time.Second)
+	def(&c.StatsInterval, time.Minute)
+	def(&c.ProbeBase, time.Second)
+	def(&c.ProbeMax, 30*time.Second)
+	def(&c.ProbeTimeout, 5*time.Second)
+}

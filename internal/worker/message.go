@@ -1,0 +1,101 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/retry"
+)
+
+// handBack returns a message to the queue at once (visibility 0) for
+// another worker: one received ahead but not started, or one whose handler
+// the drain budget cut off.
+func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
+	e.released.Add(1)
+	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.String("outcome", "released"))...)
+	e.setVisibility(m, 0, attrs)
+}
+
+// process handles one message and logs one line about it. ctx is the
+// handler's (it outlives runCtx, Run's, by the drain budget).
+func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
+	start := time.Now()
+	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
+
+	ev, err := events.Open([]byte(aws.ToString(m.Body)), e.cfg.Topic)
+	if err != nil {
+		hb.remove(m)
+		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, attrs)
+		return
+	}
+	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
+	outcome, err := e.handler.Handle(ctx, ev)
+	// Stop extending the message before it is deleted or made visible again,
+	// so no heartbeat undoes either.
+	hb.remove(m)
+	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+
+	switch {
+	case err == nil:
+		e.succeeded.Add(1)
+		del.add(m)
+		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
+	case errors.Is(err, ErrPermanent):
+		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
+	case ctx.Err() != nil:
+		e.handBack(m, "handler stopped by shutdown, message handed back", append(attrs, slog.String("error", err.Error())))
+	default:
+		e.failed.Add(1)
+		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
+		e.log.LogAttrs(context.Background(), slog.LevelError, "handler failed, message will be retried",
+			append(attrs, slog.String("outcome", "retry"), slog.String("error", err.Error()), slog.String("retry_in", wait.String()))...)
+		e.setVisibility(m, wait, attrs)
+		if Transient(err) {
+			e.outage(runCtx, err)
+		}
+	}
+}
+
+// leaveForDLQ logs a message that can never succeed and makes it visible
+// again soon, so SQS's redrive policy moves it to the DLQ after MaxReceives
+// receives without waiting out the visibility timeout each time.
+func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, attrs []slog.Attr) {
+	e.poison.Add(1)
+	last := receives >= e.cfg.MaxReceives
+	if last {
+		e.deadLettered.Add(1)
+	}
+	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg,
+		append(attrs, slog.String("outcome", "poison"), slog.String("reason", reason.Error()), slog.Bool("dead_letter_next", last))...)
+	e.setVisibility(m, e.cfg.PoisonDelay, attrs)
+}
+
+// setVisibility makes m visible again after d. It runs on its own short
+// context so that it still works while the engine drains.
+func (e *Engine) setVisibility(m types.Message, d time.Duration, attrs []slog.Attr) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := e.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl:          aws.String(e.cfg.QueueURL),
+		ReceiptHandle:     m.ReceiptHandle,
+		VisibilityTimeout: int32(d / time.Second),
+	})
+	var gone *types.ReceiptHandleIsInvalid
+	var notInFlight *types.MessageNotInflight
+	switch {
+	case err == nil, errors.As(err, &gone), errors.As(err, &notInFlight):
+		// The message was deleted or already redelivered: nothing to extend.
+	default:
+		e.log.LogAttrs(context.Background(), slog.LevelWarn, "change message visibility failed", append(attrs, slog.String("error", err.Error()))...)
+	}
+}
