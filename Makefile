@@ -186,6 +186,37 @@ export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 endif
 
+# --- LocalStack through testcontainers (a Docker engine)
+# Where a Docker engine answers and AWS_ENDPOINT_URL is unset, the integration tests start
+# LocalStack with testcontainers (internal/devstack/integration): each test binary its own
+# container of LOCALSTACK_IMAGE (localstack/localstack:4.14.0, pulled from Docker Hub). Without a
+# registry, make localstack-image builds an equivalent image from Debian packages and the
+# make localstack install (root, debootstrap). Without a registry testcontainers' reaper (Ryuk)
+# cannot be pulled either: set TESTCONTAINERS_RYUK_DISABLED=true, and test-docker removes the
+# containers itself. On a machine that looks like a container (/.dockerenv), testcontainers
+# guesses the Docker host's address wrong: TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1.
+LOCALSTACK_DOCKER_IMAGE ?= localstack/localstack:4.14.0
+DOCKER_OUT := test-output/docker
+
+.PHONY: localstack-image test-docker
+
+## localstack-image: build LOCALSTACK_DOCKER_IMAGE=localstack-local:4.14.0 with no registry (root, debootstrap, Docker)
+localstack-image: localstack
+	PYTHON313='$(PYTHON313)' emulators/localstack/docker-image.sh $(LOCALSTACK_DOCKER_IMAGE)
+
+## test-docker: make test's go test with LocalStack started by testcontainers (not in CI; see the README)
+test-docker: vet venv
+	$(GO) build -o bin/ ./cmd/dev
+	mkdir -p $(DOCKER_OUT)
+	$(MAKE) --no-print-directory render RENDER_DIR=$(DOCKER_OUT)/rendered
+	env -u AWS_ENDPOINT_URL REQUIRE_INTEGRATION=1 LOCALSTACK_IMAGE=$(LOCALSTACK_DOCKER_IMAGE) \
+		AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws \
+		RENDERED_DIR=$(CURDIR)/$(DOCKER_OUT)/rendered IAM_REPORT=$(CURDIR)/$(DOCKER_OUT)/iam-report.txt \
+		$(GO) test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/$(DOCKER_OUT) ./...; rc=$$?; \
+	if [ "$$TESTCONTAINERS_RYUK_DISABLED" = true ]; then \
+		docker ps -aq --filter label=org.testcontainers=true | xargs -r docker rm -f >/dev/null; fi; \
+	exit $$rc
+
 # --- Copilot rendering
 # tools/ is its own module, so Copilot's build and the seeding SDK clients stay out of the
 # product's go.mod. tools/render builds the Copilot CLI v1.34.1 from its Go module once (cached in
@@ -242,3 +273,18 @@ mutation:
 			|| { cat "$$out/$$name.txt"; exit 1; }; \
 		grep -E 'LIVED|Killed:|Timed out:|Test efficacy|Mutator coverage' "$$out/$$name.txt"; \
 	done
+
+# --- Chaos
+# TestChaos (test/e2e) runs each fault scenario on a steady stream of orders through the three
+# binaries; make test runs the short versions, make chaos the long ones (the DynamoDB outage for
+# 5 minutes, the others for a minute: about 10 minutes) and writes the table to test-output/chaos.md.
+.PHONY: chaos
+
+## chaos: the fault scenarios at full length, on the emulator make test uses; table in test-output/chaos.md
+chaos: vet venv
+	$(GO) build -o bin/ ./cmd/dev
+	mkdir -p test-output
+	$(MAKE) --no-print-directory render RENDER_DIR=test-output/rendered
+	CHAOS=full CHAOS_REPORT=$(CURDIR)/test-output/chaos.md RENDERED_DIR=$(CURDIR)/test-output/rendered \
+	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./test/e2e/
+	@cat test-output/chaos.md

@@ -114,8 +114,8 @@ func execWithEmulator(ctx context.Context, getenv func(string) string, stdout io
 	return err
 }
 
-// runStack provisions the topology and runs the services until ctx ends or
-// one of them exits.
+// runStack provisions the topology and runs the services until ctx ends,
+// starting again any that exits.
 func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer, o options) error {
 	top, err := topology.Load(os.DirFS(o.workspace))
 	if err != nil {
@@ -148,7 +148,10 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 		// emulator's logs (and the tests' recording proxy) tell the services apart.
 		env = append(env, "AWS_SDK_UA_APP_ID="+s.Name)
 		if s.Type == topology.TypeLoadBalancedWeb {
-			env = append(env, "PORT="+strconv.Itoa(o.port))
+			// Loopback only: on a laptop the form must not be open to the
+			// network. On ECS LISTEN_HOST is unset and the publisher listens
+			// on every interface, where the load balancer reaches the task.
+			env = append(env, "PORT="+strconv.Itoa(o.port), "LISTEN_HOST=127.0.0.1")
 		}
 		if _, err := g.Start(s.Name, filepath.Join(o.bin, s.Name), nil, env); err != nil {
 			g.Stop(5 * time.Second)
@@ -157,16 +160,13 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	}
 	fmt.Fprintf(stdout, "dev: open http://localhost:%d/ to place an order; Ctrl-C stops everything\n", o.port)
 
-	exited := make(chan *procgroup.Proc, len(g.Procs()))
-	for _, p := range g.Procs() {
-		go func() { <-p.Done(); exited <- p }()
-	}
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(stdout, "dev: stopping")
-	case p := <-exited:
-		fmt.Fprintf(stdout, "dev: %s exited (%v); stopping the others\n", p.Name, p.Err())
-	}
+	// Like ECS, which starts a new task when one stops: a service that exits
+	// (a crash, a kill -9) is started again after a short back-off while the
+	// others keep running, so its queue waits for it and then drains.
+	g.Supervise(ctx, procgroup.ECSBackoff, func(format string, args ...any) {
+		fmt.Fprintf(stdout, "dev: "+format+"\n", args...)
+	})
+	fmt.Fprintln(stdout, "dev: stopping")
 	failed := g.Stop(30 * time.Second)
 	if len(failed) > 0 {
 		return fmt.Errorf("services did not stop cleanly: %v", failed)

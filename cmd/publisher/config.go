@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"time"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
@@ -13,6 +14,9 @@ import (
 type Config struct {
 	// The listen port; the manifest's image.port.
 	Port int `env:"PORT, default=5000"`
+	// The listen host; "" is every interface (on ECS the load balancer reaches
+	// the task's network interface). make run sets 127.0.0.1.
+	ListenHost string `env:"LISTEN_HOST"`
 	// From the ordersTable addon's output ordersTableName.
 	OrdersTable string `env:"ORDERS_TABLE_NAME, required"`
 	// Injected by Copilot for publish.topics; must hold events.Topic (ordersTopic).
@@ -40,6 +44,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 
 // Validate checks the values as the publisher uses them.
 func (c *Config) Validate(chk *envconf.Check) {
+	if c.ListenHost != "" && net.ParseIP(c.ListenHost) == nil {
+		chk.Failf(&c.ListenHost, "want an IP address, or empty for every interface")
+	}
 	chk.Int(&c.Port, 1, 65535)
 	if _, err := c.TopicARNs.ARN(events.Topic); err != nil {
 		chk.Failf(&c.TopicARNs, "want the topic %q (the manifest's publish.topics declares the topics)", events.Topic)

@@ -63,6 +63,8 @@ func TestLoadConfig(t *testing.T) {
 		{"PORT", map[string]string{"PORT": "8080"}, "", func(c Config) bool { return c.Port == 8080 }},
 		{"PORT not a number", map[string]string{"PORT": "http"}, "PORT", nil},
 		{"PORT zero", map[string]string{"PORT": "0"}, "PORT", nil},
+		{"LISTEN_HOST", map[string]string{"LISTEN_HOST": "127.0.0.1"}, "", func(c Config) bool { return c.ListenHost == "127.0.0.1" }},
+		{"LISTEN_HOST not an IP", map[string]string{"LISTEN_HOST": "0.0.0.0:80"}, "LISTEN_HOST", nil},
 		{"PORT too high", map[string]string{"PORT": "65536"}, "PORT", nil},
 		{"no ORDERS_TABLE_NAME", map[string]string{"ORDERS_TABLE_NAME": ""}, "ORDERS_TABLE_NAME", nil},
 		{"no COPILOT_SNS_TOPIC_ARNS", map[string]string{"COPILOT_SNS_TOPIC_ARNS": ""}, "COPILOT_SNS_TOPIC_ARNS", nil},

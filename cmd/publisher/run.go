@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	// Server.
 	srv := &http.Server{
-		Addr:              fmt.Sprintf(":%d", cfg.Port),
+		Addr:              net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port)),
 		Handler:           web.NewServer(svc, store, log, web.RandomSample),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

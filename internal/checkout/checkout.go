@@ -27,7 +27,18 @@ var (
 	ErrConflict = errors.New("order id already used for a different order")
 	ErrExists   = errors.New("order exists")
 	ErrNotFound = errors.New("order not found")
+	// ErrNotDue is returned by Store.Claim when the order is no longer due:
+	// another task claimed or published it since it was read.
+	ErrNotDue = errors.New("order no longer due")
 )
+
+// Due is an order the outbox showed due: unpublished, its lease run out.
+type Due struct {
+	ID string
+	// LeaseUntil is the lease that was read; a claim succeeds only while the
+	// stored lease is still this one.
+	LeaseUntil time.Time
+}
 
 // Record is a stored order and the state of its event.
 type Record struct {
@@ -47,7 +58,13 @@ type Store interface {
 	Get(ctx context.Context, id string) (Record, error)
 	MarkPublished(ctx context.Context, id, messageID string, at time.Time) error
 	Reschedule(ctx context.Context, id string, attempts int, next time.Time) error
-	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Record, error)
+	// DueOrders reads the unpublished orders whose lease has run out by now,
+	// up to limit from each part of the outbox, without claiming them; with
+	// an error it returns what it could read.
+	DueOrders(ctx context.Context, now time.Time, limit int) ([]Due, error)
+	// Claim leases a due order to the caller until now+lease, or returns
+	// ErrNotDue when its lease is no longer the one read.
+	Claim(ctx context.Context, d Due, now time.Time, lease time.Duration) (Record, error)
 }
 
 // Publisher sends OrderPlaced events.
@@ -60,6 +77,10 @@ type Options struct {
 	// PublishTimeout bounds one publish, so a request does not hang on a
 	// broken SNS (default 5s).
 	PublishTimeout time.Duration
+	// StoreTimeout bounds each store call of Place (default 5s), so a
+	// request does not hang on a broken DynamoDB: with the publish after it,
+	// a request stays well inside the server's write timeout (30s).
+	StoreTimeout time.Duration
 	// Lease is how long a claimed order is reserved for the task publishing
 	// it; it must exceed PublishTimeout (default 30s).
 	Lease time.Duration
@@ -67,7 +88,8 @@ type Options struct {
 	// one order: RetryBase × 2^(failures-1), at most RetryMax (2s and 1m).
 	RetryBase, RetryMax time.Duration
 	// Interval is how often the outbox is polled (default 2s); Batch is how
-	// many due orders one poll claims (default 25).
+	// many due orders one poll reads from each part (shard) of the outbox
+	// (default 25). Each is claimed only just before it is published.
 	Interval time.Duration
 	Batch    int
 }
@@ -79,6 +101,7 @@ func (o *Options) setDefaults() {
 		}
 	}
 	def(&o.PublishTimeout, 5*time.Second)
+	def(&o.StoreTimeout, 5*time.Second)
 	def(&o.Lease, 30*time.Second)
 	def(&o.RetryBase, 2*time.Second)
 	def(&o.RetryMax, time.Minute)
@@ -112,11 +135,17 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 	now := s.now().UTC()
 	o.CreatedAt = now
 	log := s.log.With("order_id", o.ID)
-	err := s.store.Create(ctx, o, now.Add(s.opts.Lease))
+	// A store call that runs out of time may still have been applied: the
+	// caller must not tell the customer the order was not placed.
+	cctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
+	err := s.store.Create(cctx, o, now.Add(s.opts.Lease))
+	cancel()
 	if errors.Is(err, ErrExists) {
-		rec, err := s.store.Get(ctx, o.ID)
+		gctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
+		defer cancel()
+		rec, err := s.store.Get(gctx, o.ID)
 		if err != nil {
-			return Record{}, err
+			return Record{}, fmt.Errorf("read order %s: %w", o.ID, err)
 		}
 		if rec.Customer != o.Customer || rec.Amount != o.Amount {
 			log.Warn("order id reused for a different order")
@@ -126,7 +155,7 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 		return rec, nil
 	}
 	if err != nil {
-		return Record{}, err
+		return Record{}, fmt.Errorf("store order %s: %w", o.ID, err)
 	}
 	log.Info("order saved", "amount", o.Amount.String())
 	rec := Record{Order: o}
@@ -185,18 +214,36 @@ func (s *Service) RunOutbox(ctx context.Context) {
 	}
 }
 
-// DrainOutbox claims the orders due now, batch by batch, and publishes each,
-// until a poll claims nothing: the rest, if any, is another task's.
+// DrainOutbox publishes the orders due now, poll by poll, until a poll
+// claims nothing: the rest, if any, is another task's. Each order is claimed
+// just before its own publish, so its lease (Lease, well above one publish's
+// PublishTimeout and the write after it) covers that publish however slow the
+// ones before it were; claiming a whole poll up front would let the last
+// orders' leases run out while they wait, and another task publish them too.
 func (s *Service) DrainOutbox(ctx context.Context) {
 	for ctx.Err() == nil {
-		due, err := s.store.ClaimDue(ctx, s.now().UTC(), s.opts.Lease, s.opts.Batch)
+		due, err := s.store.DueOrders(ctx, s.now().UTC(), s.opts.Batch)
 		if err != nil {
 			s.log.Error("outbox poll failed", "error", err.Error())
 		}
-		for i := range due {
-			s.publish(ctx, &due[i])
+		claimed := 0
+		for _, d := range due {
+			if ctx.Err() != nil {
+				return // unclaimed orders stay due for the next task at once
+			}
+			rec, err := s.store.Claim(ctx, d, s.now().UTC(), s.opts.Lease)
+			if errors.Is(err, ErrNotDue) {
+				continue // another task claimed or published it first
+			}
+			if err != nil {
+				// DynamoDB is failing: the next poll tries again.
+				s.log.Error("outbox claim failed", "order_id", d.ID, "error", err.Error())
+				return
+			}
+			claimed++
+			s.publish(ctx, &rec)
 		}
-		if len(due) == 0 {
+		if claimed == 0 {
 			return
 		}
 	}

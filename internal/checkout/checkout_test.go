@@ -3,9 +3,9 @@ package checkout_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -57,7 +57,7 @@ type fakeStore struct {
 	rescheduled []rescheduleCall
 	// resDeadlines are the deadlines of the Reschedule contexts.
 	resDeadlines []time.Time
-	claims       []int // limit of each ClaimDue
+	claims       []int // limit of each DueOrders
 }
 
 type createCall struct {
@@ -145,32 +145,35 @@ func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, nex
 	return nil
 }
 
-// ClaimDue leases, in id order, up to limit unpublished orders whose lease
+// DueOrders lists, in id order, up to limit unpublished orders whose lease
 // has run out.
-func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]checkout.Record, error) {
-	s.log.add("ClaimDue")
+func (s *fakeStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
+	s.log.add("DueOrders")
 	s.claims = append(s.claims, limit)
 	if s.claimErr != nil {
 		return nil, s.claimErr
 	}
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range s.records {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	var due []checkout.Record
-	for _, id := range ids {
+	var due []checkout.Due
+	for _, id := range slices.Sorted(maps.Keys(s.records)) {
 		r := s.records[id]
 		if r.Published || r.LeaseUntil.After(now) || len(due) == limit {
 			continue
 		}
-		r.LeaseUntil = now.Add(lease)
-		s.records[id] = r
-		due = append(due, r)
+		due = append(due, checkout.Due{ID: id, LeaseUntil: r.LeaseUntil})
 	}
 	return due, nil
+}
+
+// Claim leases d until now+lease if its lease is still the one read.
+func (s *fakeStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
+	s.log.add("Claim")
+	r, ok := s.records[d.ID]
+	if !ok || r.Published || !r.LeaseUntil.Equal(d.LeaseUntil) {
+		return checkout.Record{}, checkout.ErrNotDue
+	}
+	r.LeaseUntil = now.Add(lease)
+	s.records[d.ID] = r
+	return r, nil
 }
 
 // fakePublisher records the events it is asked to publish and fails for the
@@ -474,94 +477,71 @@ func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
 	})
 }
 
-func TestDrainOutbox(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-	rec := func(i int, attempts int, lease time.Time) checkout.Record {
-		return checkout.Record{
-			Order:    order.Order{ID: id(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
-			Attempts: attempts, LeaseUntil: lease,
-		}
-	}
-	published := checkout.Record{
-		Order:     order.Order{ID: id(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
-		Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old",
-	}
-	log := &callLog{}
-	store := newFakeStore(log,
-		rec(1, 0, now.Add(-time.Second)), // lease ran out: the request's publish died
-		rec(2, 2, now),                   // due now, failed twice before
-		rec(3, 0, now.Add(time.Second)),  // still leased
-		published,
-	)
-	pub := &fakePublisher{log: log, failFor: map[string]bool{id(2): true}}
-	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts)
-
-	svc.DrainOutbox(context.Background())
-
-	var gotIDs []string
-	for _, e := range pub.published {
-		gotIDs = append(gotIDs, e.Order.ID)
-	}
-	if diff := cmp.Diff([]string{id(1), id(2)}, gotIDs); diff != "" {
-		t.Errorf("published (-want +got):\n%s", diff)
-	}
-	want := map[string]checkout.Record{
-		id(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + id(1)},
-		// third failure: RetryBase × 2² = 8s
-		id(2): rec(2, 3, now.Add(8*time.Second)),
-		id(3): rec(3, 0, now.Add(time.Second)),
-		id(9): published,
-	}
-	if diff := cmp.Diff(want, store.records); diff != "" {
-		t.Errorf("stored records (-want +got):\n%s", diff)
-	}
-	// The last poll claims nothing (id(2) now waits for its back-off), which ends the drain.
-	if diff := cmp.Diff([]string{"ClaimDue", "Publish", "MarkPublished", "Publish", "Reschedule", "ClaimDue"}, log.get()); diff != "" {
-		t.Errorf("calls (-want +got):\n%s", diff)
-	}
+// hangingStore is a fakeStore whose Create, and Get when getHangs, answer
+// like a black-holed DynamoDB: never, until the caller's context ends.
+type hangingStore struct {
+	*fakeStore
+	getHangs bool
 }
 
-func TestDrainOutboxBatches(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	log := &callLog{}
-	store := newFakeStore(log)
-	for i := range 5 {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+func (s hangingStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
+	if s.getHangs {
+		return s.fakeStore.Create(ctx, o, leaseUntil)
 	}
-	pub := &fakePublisher{log: log}
-	o := opts
-	o.Batch = 2
-	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, o)
-
-	svc.DrainOutbox(context.Background())
-
-	// Polls go on until one claims nothing: 2, 2, 1, then an empty one.
-	if diff := cmp.Diff([]int{2, 2, 2, 2}, store.claims); diff != "" {
-		t.Errorf("ClaimDue limits (-want +got):\n%s", diff)
-	}
-	if got := len(pub.published); got != 5 {
-		t.Errorf("published %d events; want 5", got)
-	}
-	for id, r := range store.records {
-		if !r.Published {
-			t.Errorf("order %s not published", id)
-		}
-	}
+	s.log.add("Create")
+	<-ctx.Done()
+	return ctx.Err()
 }
 
-func TestDrainOutboxClaimError(t *testing.T) {
-	log := &callLog{}
-	store := newFakeStore(log)
-	store.claimErr = errors.New("dynamodb unavailable")
-	pub := &fakePublisher{log: log}
-	svc := checkout.NewService(store, pub, discard(), time.Now, opts)
+func (s hangingStore) Get(ctx context.Context, id string) (checkout.Record, error) {
+	if !s.getHangs {
+		return s.fakeStore.Get(ctx, id)
+	}
+	s.log.add("Get")
+	<-ctx.Done()
+	return checkout.Record{}, ctx.Err()
+}
 
-	svc.DrainOutbox(context.Background())
+// TestPlaceStoreTimeout: under a DynamoDB that never answers, Place gives up
+// after StoreTimeout (by default 5s, well inside the server's 30s write
+// timeout) with an error, rather than holding the request until the server
+// cuts it off, and publishes nothing. On synctest's fake clock the bound is exact.
+func TestPlaceStoreTimeout(t *testing.T) {
+	earlier := checkout.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: t0}}
+	for _, tc := range []struct {
+		name         string
+		storeTimeout time.Duration
+		getHangs     bool
+		stored       []checkout.Record
+		want         time.Duration
+		wantCalls    []string
+	}{
+		{name: "create hangs, default bound", want: 5 * time.Second, wantCalls: []string{"Create"}},
+		{name: "create hangs", storeTimeout: 50 * time.Millisecond, want: 50 * time.Millisecond, wantCalls: []string{"Create"}},
+		{name: "duplicate's read hangs", storeTimeout: 50 * time.Millisecond, getHangs: true, stored: []checkout.Record{earlier}, want: 50 * time.Millisecond, wantCalls: []string{"Create", "Get"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				log := &callLog{}
+				store := hangingStore{newFakeStore(log, tc.stored...), tc.getHangs}
+				pub := &fakePublisher{log: log}
+				o := opts
+				o.StoreTimeout = tc.storeTimeout
+				svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
 
-	if diff := cmp.Diff([]string{"ClaimDue"}, log.get()); diff != "" {
-		t.Errorf("calls (-want +got):\n%s", diff)
+				begin := time.Now()
+				_, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
+				if took := time.Since(begin); took != tc.want {
+					t.Errorf("Place took %v; want the %v store timeout", took, tc.want)
+				}
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Place error = %v; want %v", err, context.DeadlineExceeded)
+				}
+				if diff := cmp.Diff(tc.wantCalls, log.get()); diff != "" {
+					t.Errorf("calls (-want +got):\n%s", diff)
+				}
+			})
+		})
 	}
 }
 

@@ -62,12 +62,18 @@ var (
 	ErrTooLong      = fmt.Errorf("must be at most %d characters", MaxCustomerLen)
 	ErrNotPrintable = errors.New("must contain only printable characters")
 	ErrBadID        = errors.New("must be a UUID")
+	ErrNotRandomID  = errors.New("must be a random (version 4) UUID")
 )
 
-// NewID returns a fresh order id (a random UUID).
+// NewID returns a fresh order id (a random, version 4 UUID).
 func NewID() string { return uuid.NewString() }
 
-// ParseCustomer trims a customer name and checks it is 1–100 printable characters.
+// ParseCustomer trims a customer name and checks it is 1–100 printable
+// characters. Besides what unicode.IsPrint accepts, a name may hold the
+// no-break space and, after a visible character, the zero-width non-joiner
+// and joiner that Persian and Indic names (and emoji sequences) need; bidi
+// controls and other invisible or format characters are refused,
+// so a name cannot reorder or hide the text around it on a page or in a log.
 func ParseCustomer(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -78,15 +84,46 @@ func ParseCustomer(s string) (string, error) {
 	case utf8.RuneCountInString(s) > MaxCustomerLen:
 		return "", ErrTooLong
 	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
+	runes := []rune(s)
+	for i, r := range runes {
+		switch {
+		case r == zwnj || r == zwj:
+			// A joiner acts on the character before it (a virama, a
+			// letter, an emoji), so it must follow a visible one; it may end
+			// a word, as in Malayalam's older chillu spelling.
+			if i == 0 || !visible(runes[i-1]) {
+				return "", ErrNotPrintable
+			}
+		case r == ' ' || r == nbsp:
+		case !visible(r):
 			return "", ErrNotPrintable
 		}
 	}
 	return s, nil
 }
 
-// ParseID checks that s is a UUID in its canonical lower-case form.
+const (
+	nbsp = '\u00a0' // no-break space
+	zwnj = '\u200c' // zero width non-joiner
+	zwj  = '\u200d' // zero width joiner
+)
+
+// visible reports whether r is printable and not one of the blank letters
+// and marks that unicode.IsPrint lets through although they show nothing.
+func visible(r rune) bool {
+	switch r {
+	case '\u034f', // combining grapheme joiner
+		'\u115f', '\u1160', '\u3164', '\uffa0', // Hangul fillers
+		'\u17b4', '\u17b5', // Khmer inherent vowels
+		'\u2800': // braille pattern blank
+		return false
+	}
+	return unicode.IsPrint(r) && r != ' '
+}
+
+// ParseID checks that s is a UUID in its canonical lower-case form. It reads
+// the ids of orders already accepted (the order page, events), which may
+// predate the version rule of ParseNewID.
 func ParseID(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -99,13 +136,37 @@ func ParseID(s string) (string, error) {
 	return u.String(), nil
 }
 
+// ParseNewID is ParseID for the id of an order being placed, which must also
+// be random: version 4, RFC 4122 variant, as NewID makes. The id is the
+// address of the order page; refusing the other versions keeps guessable ids
+// (a time-based one tells when and where it was made) out of it.
+func ParseNewID(s string) (string, error) {
+	id, err := ParseID(s)
+	if err != nil {
+		return "", err
+	}
+	if u := uuid.MustParse(id); u.Version() != 4 || u.Variant() != uuid.RFC4122 {
+		return "", ErrNotRandomID
+	}
+	return id, nil
+}
+
 // Parse builds an order from untrusted text fields, reporting every field that
 // is wrong at once. CreatedAt is left for the caller to set.
 func Parse(id, customer, amount string) (Order, error) {
+	return parse(ParseID, id, customer, amount)
+}
+
+// ParseNew is Parse for an order being placed: its id must pass ParseNewID.
+func ParseNew(id, customer, amount string) (Order, error) {
+	return parse(ParseNewID, id, customer, amount)
+}
+
+func parse(parseID func(string) (string, error), id, customer, amount string) (Order, error) {
 	var o Order
 	var bad []*FieldError
 	var err error
-	if o.ID, err = ParseID(id); err != nil {
+	if o.ID, err = parseID(id); err != nil {
 		bad = append(bad, &FieldError{"id", err})
 	}
 	if o.Customer, err = ParseCustomer(customer); err != nil {

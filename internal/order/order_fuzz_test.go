@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
 )
@@ -27,6 +29,9 @@ func FuzzParseOrder(f *testing.F) {
 		{goodID, "Ada\tLovelace", "1e3"},
 		{goodID, "Ada\xff", "-1"},
 		{goodID, "\u00a0Ada\u00a0", "007.10"},
+		{goodID, "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u00a0Ada", "1"},
+		{goodID, "Ada\u202eLovelace\u200d", "1"},
+		{v1ID, "Ada", "1"},
 		{"{" + goodID + "}", "<script>alert(1)</script>", "95"},
 	} {
 		f.Add(s[0], s[1], s[2])
@@ -34,6 +39,15 @@ func FuzzParseOrder(f *testing.F) {
 	formOrder := map[string]int{"id": 0, "customer": 1, "amount": 2}
 	f.Fuzz(func(t *testing.T, id, customer, amount string) {
 		o, err := order.Parse(id, customer, amount)
+		if n, nerr := order.ParseNew(id, customer, amount); nerr == nil {
+			// ParseNew only adds the version rule to Parse.
+			if err != nil || n != o {
+				t.Fatalf("ParseNew(%q, %q, %q) = %+v, accepted; Parse = %+v, %v", id, customer, amount, n, o, err)
+			}
+			if v := uuid.MustParse(n.ID).Version(); v != 4 {
+				t.Fatalf("ParseNew(%q, ...) accepted a version %d id", id, v)
+			}
+		}
 		if err != nil {
 			var verr *order.ValidationError
 			if !errors.As(err, &verr) {
@@ -70,8 +84,14 @@ func FuzzParseOrder(f *testing.F) {
 		if n := utf8.RuneCountInString(o.Customer); n < 1 || n > order.MaxCustomerLen {
 			t.Errorf("customer %q has %d characters; want 1..%d", o.Customer, n, order.MaxCustomerLen)
 		}
-		for _, r := range o.Customer {
-			if !unicode.IsPrint(r) {
+		for i, r := range []rune(o.Customer) {
+			switch {
+			case r == '\u00a0':
+			case r == '\u200c' || r == '\u200d':
+				if i == 0 {
+					t.Errorf("customer %q starts with the joiner %U", o.Customer, r)
+				}
+			case !unicode.IsPrint(r):
 				t.Errorf("customer %q contains the unprintable %U", o.Customer, r)
 			}
 		}

@@ -23,6 +23,8 @@ import (
 const (
 	testTable = "pubsub-test-promotion-couponsTable"
 	orderID   = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	// otherOrderID holds the codes the fake table says are taken.
+	otherOrderID = "0b6c2d1e-4f3a-4b5c-8d7e-9f0a1b2c3d4e"
 	// alphabet is the coupon code alphabet, written out here so a change to
 	// it is a decision: no 0/O, 1/I/L, which are easy to confuse when typed.
 	alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -32,12 +34,15 @@ var issuedAt = time.Date(2026, 5, 1, 14, 30, 0, 0, time.FixedZone("CEST", 2*60*6
 
 // fakeTable is an in-memory coupons table keyed by orderId. It records its
 // inputs and evaluates the condition attribute_not_exists(<key>) as
-// DynamoDB does; any other condition fails the call.
+// DynamoDB does; any other condition fails the call. With collisions set,
+// that many code claims find their code claimed already, by another order.
 type fakeTable struct {
-	t     *testing.T
-	items map[string]map[string]types.AttributeValue
-	err   error
-	puts  []*dynamodb.PutItemInput
+	t          *testing.T
+	items      map[string]map[string]types.AttributeValue
+	err        error
+	puts       []*dynamodb.PutItemInput
+	collisions int
+	collided   []string // the codes claimed by another order before us
 }
 
 var notExists = regexp.MustCompile(`^attribute_not_exists\((#?\w+)\)$`)
@@ -53,6 +58,14 @@ func (f *fakeTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ..
 	key, ok := in.Item["orderId"].(*types.AttributeValueMemberS)
 	if !ok {
 		f.t.Fatalf("PutItem item has no string orderId: %v", in.Item)
+	}
+	if code, ok := strings.CutPrefix(key.Value, promotion.CodeKeyPrefix); ok && f.collisions > 0 {
+		f.collisions--
+		f.collided = append(f.collided, code)
+		f.items[key.Value] = map[string]types.AttributeValue{
+			"orderId":   key,
+			"claimedBy": &types.AttributeValueMemberS{Value: otherOrderID},
+		}
 	}
 	if cond := aws.ToString(in.ConditionExpression); cond != "" {
 		m := notExists.FindStringSubmatch(cond)
@@ -87,6 +100,25 @@ func coupon(t *testing.T, item map[string]types.AttributeValue) promotion.Coupon
 		t.Fatalf("stored coupon: %v", err)
 	}
 	return c
+}
+
+// split returns the stored coupons by order id, and the code claims' owners
+// by code.
+func split(t *testing.T, db *fakeTable) (coupons map[string]promotion.Coupon, claims map[string]string) {
+	t.Helper()
+	coupons, claims = map[string]promotion.Coupon{}, map[string]string{}
+	for key, item := range db.items {
+		if code, ok := strings.CutPrefix(key, promotion.CodeKeyPrefix); ok {
+			by, _ := item["claimedBy"].(*types.AttributeValueMemberS)
+			if by == nil {
+				t.Fatalf("code claim %s has no claimedBy: %v", key, item)
+			}
+			claims[code] = by.Value
+			continue
+		}
+		coupons[key] = coupon(t, item)
+	}
+	return coupons, claims
 }
 
 var codePattern = regexp.MustCompile(`^[` + alphabet + `]{4}-[` + alphabet + `]{4}$`)
@@ -138,10 +170,14 @@ func TestHandle(t *testing.T) {
 				}
 				return
 			}
-			if len(db.items) != 1 {
-				t.Fatalf("stored %d coupons; want 1", len(db.items))
+			coupons, claims := split(t, db)
+			if len(coupons) != 1 {
+				t.Fatalf("stored %d coupons; want 1", len(coupons))
 			}
-			got := coupon(t, db.items[orderID])
+			got := coupons[orderID]
+			if diff := cmp.Diff(map[string]string{got.Code: orderID}, claims); diff != "" {
+				t.Errorf("code claims, code to order (-want +got):\n%s", diff)
+			}
 			if !codePattern.MatchString(got.Code) {
 				t.Errorf("coupon code %q; want XXXX-XXXX from %s", got.Code, alphabet)
 			}
@@ -179,6 +215,57 @@ func TestHandleDuplicate(t *testing.T) {
 	if diff := cmp.Diff(first, coupon(t, db.items[orderID])); diff != "" {
 		t.Errorf("coupon after a redelivery (-first +now):\n%s", diff)
 	}
+	// The redelivery claimed a code it did not use; the coupon's stays ours.
+	coupons, claims := split(t, db)
+	if len(coupons) != 1 || claims[first.Code] != orderID {
+		t.Errorf("after a redelivery: %d coupons, code %s claimed by %q; want 1 coupon whose code is claimed by %s", len(coupons), first.Code, claims[first.Code], orderID)
+	}
+}
+
+// TestHandleCodeCollision makes the first two codes drawn already claimed
+// by another order: the handler draws again until a claim succeeds, issues
+// the coupon with that code and leaves the other order's claims alone.
+func TestHandleCodeCollision(t *testing.T) {
+	h, db := newHandler(t)
+	db.collisions = 2
+	outcome, err := h.Handle(context.Background(), placed(95_50))
+	if err != nil || outcome != promotion.OutcomeIssued {
+		t.Fatalf("Handle = %q, %v; want %q, nil", outcome, err, promotion.OutcomeIssued)
+	}
+	coupons, claims := split(t, db)
+	got := coupons[orderID]
+	if len(coupons) != 1 || claims[got.Code] != orderID {
+		t.Fatalf("%d coupons, code %q claimed by %q; want 1 coupon whose code is claimed by %s", len(coupons), got.Code, claims[got.Code], orderID)
+	}
+	for _, code := range db.collided {
+		if code == got.Code {
+			t.Errorf("coupon issued with %s, claimed by another order", code)
+		}
+		if claims[code] != otherOrderID {
+			t.Errorf("code %s claimed by %q after the collision; want it left to %s", code, claims[code], otherOrderID)
+		}
+	}
+	if len(db.puts) != 4 {
+		t.Errorf("%d PutItem calls; want 3 claims and the coupon", len(db.puts))
+	}
+}
+
+// TestHandleNoFreeCode makes every code drawn collide: the handler gives up
+// after a bounded number of draws with an error (the message is retried),
+// and stores no coupon.
+func TestHandleNoFreeCode(t *testing.T) {
+	h, db := newHandler(t)
+	db.collisions = 1000
+	outcome, err := h.Handle(context.Background(), placed(95_50))
+	if !errors.Is(err, promotion.ErrNoFreeCode) || outcome != "" {
+		t.Fatalf("Handle = %q, %v; want an error wrapping %v", outcome, err, promotion.ErrNoFreeCode)
+	}
+	if n := len(db.puts); n < 2 || n > 10 {
+		t.Errorf("%d claims before giving up; want a few", n)
+	}
+	if coupons, _ := split(t, db); len(coupons) != 0 {
+		t.Errorf("stored %d coupons; want none", len(coupons))
+	}
 }
 
 func TestHandleStoreError(t *testing.T) {
@@ -197,7 +284,7 @@ func TestHandleStoreError(t *testing.T) {
 }
 
 func TestNewCode(t *testing.T) {
-	const n = 10_000
+	const n = 20_000
 	seen := make(map[string]bool, n)
 	used := map[rune]int{}
 	for range n {
@@ -213,11 +300,18 @@ func TestNewCode(t *testing.T) {
 			used[r]++
 		}
 	}
-	// 80,000 letters: each of the 31 turns up about 2,600 times, so one
-	// missing means the code does not draw from the whole alphabet.
+	// 160,000 letters: each of the 31 is expected 5,161 times. Pearson's
+	// chi-square over the 31 counts (30 degrees of freedom) exceeds 82.6 with
+	// probability 1e-6 when the letters are uniform. A letter taken as a
+	// random byte modulo 31 makes the first 8 letters 9/8 as likely as the
+	// rest: chi-square about 420 (standard deviation about 40), far above.
+	expected := float64(n*8) / float64(len(alphabet))
+	chi2 := 0.0
 	for _, r := range alphabet {
-		if used[r] < n*8/len(alphabet)/2 {
-			t.Errorf("letter %c used %d times in %d codes; want about %d", r, used[r], n, n*8/len(alphabet))
-		}
+		d := float64(used[r]) - expected
+		chi2 += d * d / expected
+	}
+	if chi2 > 82.6 {
+		t.Errorf("letter counts %v: chi-square %.1f over 30 degrees of freedom; want at most 82.6 (p = 1e-6) for letters drawn uniformly", used, chi2)
 	}
 }

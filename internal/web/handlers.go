@@ -2,10 +2,8 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -15,6 +13,9 @@ type formPage struct {
 	ID, Customer, Amount string
 	Problem              string
 	Errors               map[string]string
+	// Unconfirmed is set when placing this order failed in a way that may
+	// have stored it: the page links to where it would be.
+	Unconfirmed bool
 }
 
 func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +39,7 @@ func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
 		// A client that posts without a form (curl, a script) gets a new id.
 		id = s.newID()
 	}
-	o, err := order.Parse(id, r.PostForm.Get("customer"), r.PostForm.Get("amount"))
+	o, err := order.ParseNew(id, r.PostForm.Get("customer"), r.PostForm.Get("amount"))
 	var invalid *order.ValidationError
 	if errors.As(err, &invalid) {
 		page := formPage{ID: id, Customer: r.PostForm.Get("customer"), Amount: r.PostForm.Get("amount"), Errors: map[string]string{}}
@@ -61,14 +62,25 @@ func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusConflict, "Order id already used", "An order with this id exists with different details. Open a fresh form to place a new order.")
 		return
 	case err != nil:
+		// The write may have reached the table before the error (a timeout,
+		// a lost answer), so the order may be placed. The form goes back with
+		// the same id: sending it again places the order at most once, where
+		// a fresh form would place a second one.
 		s.log.Error("place order", "order_id", o.ID, "error", err)
-		s.renderError(w, http.StatusServiceUnavailable, "Order not placed", "The order could not be saved just now. Nothing was charged; please try again.")
+		w.Header().Set("Cache-Control", "no-store")
+		s.render(w, http.StatusServiceUnavailable, "form", formPage{
+			ID: o.ID, Customer: o.Customer, Amount: o.Amount.String(), Unconfirmed: true,
+			Problem: "We could not confirm your order just now: it may already have been placed. " +
+				"Submitting this form again is safe: it carries the same order id, so the order is placed only once.",
+		})
 		return
 	}
 	http.Redirect(w, r, "/orders/"+rec.ID, http.StatusSeeOther)
 }
 
 func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
+	// The page shows a customer's name and order: no shared cache may keep it.
+	w.Header().Set("Cache-Control", "no-store, private")
 	id, err := order.ParseID(r.PathValue("id"))
 	if err != nil {
 		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
@@ -88,12 +100,9 @@ func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.health.Ping(ctx); err != nil {
-		s.log.Error("health check failed", "error", err)
+	if err := s.health.Ping(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("unhealthy: orders table unreachable\n"))
 		return

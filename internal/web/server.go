@@ -31,7 +31,7 @@ const MaxBodyBytes = 16 << 10
 // Server serves the publisher's pages.
 type Server struct {
 	orders Orders
-	health Pinger
+	health *healthCache
 	log    *slog.Logger
 	newID  func() string
 	sample func() (customer, amount string)
@@ -41,11 +41,12 @@ type Server struct {
 }
 
 // NewServer returns the publisher's HTTP handler. sample gives the customer
-// and total the form is pre-filled with.
+// and total the form is pre-filled with; /healthz pings health at most once
+// every few seconds.
 func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (string, string)) *Server {
 	s := &Server{
 		orders: orders,
-		health: health,
+		health: &healthCache{p: health, log: log},
 		log:    log,
 		newID:  order.NewID,
 		sample: sample,

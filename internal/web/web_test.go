@@ -13,7 +13,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -24,7 +26,11 @@ import (
 	"github.com/pubsub-app/pubsub/templates"
 )
 
-const testID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+// testID is a version 4 UUID, as the form issues.
+const testID = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
+
+// v1ID is a valid UUID of another version (time-based).
+const v1ID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 
 var placedAt = time.Date(2026, 5, 1, 12, 30, 0, 0, time.UTC)
 
@@ -123,7 +129,7 @@ func formID(t *testing.T, body string) string {
 	if m == nil {
 		t.Fatalf("form page has no hidden id field:\n%s", body)
 	}
-	if _, err := order.ParseID(m[1]); err != nil {
+	if _, err := order.ParseNewID(m[1]); err != nil {
 		t.Fatalf("form id %q: %v", m[1], err)
 	}
 	return m[1]
@@ -190,7 +196,7 @@ func TestPlaceRedirects(t *testing.T) {
 			}
 			want := tc.want
 			if want.ID == "" {
-				if _, err := order.ParseID(placed[0].ID); err != nil {
+				if _, err := order.ParseNewID(placed[0].ID); err != nil {
 					t.Errorf("generated order id %q: %v", placed[0].ID, err)
 				}
 				want.ID = placed[0].ID
@@ -306,24 +312,28 @@ func TestPlaceInvalid(t *testing.T) {
 }
 
 func TestPlaceInvalidIDIssuesNewOne(t *testing.T) {
-	fo := newFakeOrders()
-	res := serve(t, newServer(fo, fakePinger{}), postForm(url.Values{"id": {"not-a-uuid"}, "customer": {"Ada Lovelace"}, "amount": {"95.50"}}))
-	if res.Status != http.StatusBadRequest {
-		t.Fatalf("status = %d; want 400", res.Status)
-	}
-	if n := len(fo.placedOrders()); n != 0 {
-		t.Errorf("Place called %d times; want 0", n)
-	}
-	if want := "This form had no valid order id; a new one has been issued."; !strings.Contains(res.Body, want) {
-		t.Errorf("page lacks %q:\n%s", want, res.Body)
-	}
-	if id := formID(t, res.Body); id == "not-a-uuid" {
-		t.Errorf("form re-filled with the invalid id")
-	}
-	for _, want := range []string{`value="Ada Lovelace"`, `value="95.50"`} {
-		if !strings.Contains(res.Body, want) {
-			t.Errorf("page lacks %s", want)
-		}
+	for _, bad := range []string{"not-a-uuid", v1ID} {
+		t.Run(bad, func(t *testing.T) {
+			fo := newFakeOrders()
+			res := serve(t, newServer(fo, fakePinger{}), postForm(url.Values{"id": {bad}, "customer": {"Ada Lovelace"}, "amount": {"95.50"}}))
+			if res.Status != http.StatusBadRequest {
+				t.Fatalf("status = %d; want 400", res.Status)
+			}
+			if n := len(fo.placedOrders()); n != 0 {
+				t.Errorf("Place called %d times; want 0", n)
+			}
+			if want := "This form had no valid order id; a new one has been issued."; !strings.Contains(res.Body, want) {
+				t.Errorf("page lacks %q:\n%s", want, res.Body)
+			}
+			if id := formID(t, res.Body); id == bad {
+				t.Errorf("form re-filled with the invalid id")
+			}
+			for _, want := range []string{`value="Ada Lovelace"`, `value="95.50"`} {
+				if !strings.Contains(res.Body, want) {
+					t.Errorf("page lacks %s", want)
+				}
+			}
+		})
 	}
 }
 
@@ -335,7 +345,7 @@ func TestPlaceErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"conflict", fmt.Errorf("order %s: %w", testID, checkout.ErrConflict), http.StatusConflict, "Order id already used"},
-		{"store down", errors.New("dynamodb unavailable"), http.StatusServiceUnavailable, "Order not placed"},
+		{"store down", errors.New("dynamodb unavailable"), http.StatusServiceUnavailable, "it may already have been placed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fo := newFakeOrders()
@@ -355,6 +365,86 @@ func TestPlaceErrors(t *testing.T) {
 	}
 }
 
+// TestPlaceStoreErrorKeepsID: when placing fails in a way that may have
+// stored the order (a store error or timeout, also after a duplicate submit),
+// the page must not send the customer to a fresh form, whose new id would
+// place a second order: it gives back the same order, same id, says it may be
+// placed already and that sending it again is safe.
+func TestPlaceStoreErrorKeepsID(t *testing.T) {
+	for _, err := range []error{
+		errors.New("dynamodb unavailable"),
+		fmt.Errorf("store order %s: %w", testID, context.DeadlineExceeded),
+		fmt.Errorf("read order %s: %w", testID, context.DeadlineExceeded),
+	} {
+		t.Run(err.Error(), func(t *testing.T) {
+			fo := newFakeOrders()
+			fo.placeErr = err
+			res := serve(t, newServer(fo, fakePinger{}), postForm(url.Values{"id": {testID}, "customer": {" Ada Lovelace "}, "amount": {"95.5"}}))
+			wantUnconfirmedPage(t, res, testID)
+		})
+	}
+}
+
+// wantUnconfirmedPage checks the page answering a place that may or may not
+// have stored the order id.
+func wantUnconfirmedPage(t *testing.T, res response, id string) {
+	t.Helper()
+	if res.Status != http.StatusServiceUnavailable {
+		t.Errorf("status = %d; want 503", res.Status)
+	}
+	wantHTML(t, res)
+	if got := formID(t, res.Body); got != id {
+		t.Errorf("form carries order id %s; want the same id %s, so sending it again cannot place a second order", got, id)
+	}
+	for _, want := range []string{
+		`<form method="post" action="/orders"`,
+		`value="Ada Lovelace"`,
+		`value="95.50"`,
+		"it may already have been placed",
+		"Submitting this form again is safe",
+		`<a href="/orders/` + id + `">`,
+	} {
+		if !strings.Contains(res.Body, want) {
+			t.Errorf("page lacks %s:\n%s", want, res.Body)
+		}
+	}
+	for _, bad := range []string{"dynamodb", "deadline", "try again", "Nothing was charged"} {
+		if strings.Contains(res.Body, bad) {
+			t.Errorf("page contains %q:\n%s", bad, res.Body)
+		}
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q; want no-store", got)
+	}
+}
+
+// hangingStore is a checkout.Store whose Create never answers, like a
+// black-holed DynamoDB; it has no other method a failed Create reaches.
+type hangingStore struct{ checkout.Store }
+
+func (hangingStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestPlaceUnderStoreBlackHole: through the real checkout service, a
+// DynamoDB that never answers costs a request its StoreTimeout, not the
+// server's write timeout, and the customer is told the order may be placed,
+// with the same id to send again.
+func TestPlaceUnderStoreBlackHole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bound = 50 * time.Millisecond
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		svc := checkout.NewService(hangingStore{}, nil, log, time.Now, checkout.Options{StoreTimeout: bound})
+		begin := time.Now()
+		res := serve(t, web.NewServer(svc, fakePinger{}, log, sample), postForm(url.Values{"id": {testID}, "customer": {"Ada Lovelace"}, "amount": {"95.50"}}))
+		if took := time.Since(begin); took != bound {
+			t.Errorf("request took %v; want the %v store timeout", took, bound)
+		}
+		wantUnconfirmedPage(t, res, testID)
+	})
+}
+
 func TestOrderPage(t *testing.T) {
 	stored := checkout.Record{
 		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: placedAt},
@@ -372,6 +462,10 @@ func TestOrderPage(t *testing.T) {
 		t.Fatalf("GET /orders/%s status = %d; want 200", testID, res.Status)
 	}
 	wantHTML(t, res)
+	// The page shows a customer's name: no browser history or shared cache keeps it.
+	if got, want := res.Header.Get("Cache-Control"), "no-store, private"; got != want {
+		t.Errorf("Cache-Control = %q; want %q", got, want)
+	}
 	for _, want := range []string{
 		`<code id="order-id">` + testID + `</code>`,
 		`<dd id="order-customer">Ada Lovelace</dd>`,
@@ -630,6 +724,100 @@ func TestHealthz(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingPinger counts its calls; each blocks until release is closed, if set.
+type countingPinger struct {
+	calls   atomic.Int32
+	err     error
+	release chan struct{}
+}
+
+func (p *countingPinger) Ping(ctx context.Context) error {
+	p.calls.Add(1)
+	if p.release != nil {
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.err
+}
+
+// TestHealthzCached: /healthz calls DynamoDB's control plane (DescribeTable,
+// with a low quota) at most once per 5 seconds, whatever it answered; on
+// synctest's fake clock.
+func TestHealthzCached(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"healthy", nil, http.StatusOK},
+		{"table unreachable", errors.New("describe table: timeout"), http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := &countingPinger{err: tc.err}
+				srv := newServer(newFakeOrders(), p)
+				start := time.Now()
+				check := func(wantCalls int32) {
+					t.Helper()
+					res := serve(t, srv, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+					if res.Status != tc.want {
+						t.Errorf("status = %d; want %d", res.Status, tc.want)
+					}
+					if got := p.calls.Load(); got != wantCalls {
+						t.Errorf("after %v, Ping called %d times; want %d", time.Since(start), got, wantCalls)
+					}
+				}
+				check(1)
+				for range 10 {
+					check(1)
+				}
+				time.Sleep(4999 * time.Millisecond)
+				check(1)
+				time.Sleep(time.Millisecond)
+				check(2)
+				check(2)
+			})
+		})
+	}
+}
+
+// TestHealthzSharesOneCheck: requests arriving while a check runs wait for
+// it rather than each starting one; a request that gives up does not cancel
+// the check the others wait for.
+func TestHealthzSharesOneCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &countingPinger{release: make(chan struct{})}
+		srv := newServer(newFakeOrders(), p)
+		ctx, cancel := context.WithCancel(context.Background())
+		first := make(chan response, 1)
+		go func() {
+			first <- serve(t, srv, httptest.NewRequestWithContext(ctx, http.MethodGet, "/healthz", nil))
+		}()
+		synctest.Wait()
+		statuses := make(chan int, 10)
+		for range 10 {
+			go func() { statuses <- serve(t, srv, httptest.NewRequest(http.MethodGet, "/healthz", nil)).Status }()
+		}
+		synctest.Wait()
+		cancel() // the request that started the check goes away
+		if got := (<-first).Status; got != http.StatusServiceUnavailable {
+			t.Errorf("cancelled request status = %d; want 503", got)
+		}
+		close(p.release)
+		for range 10 {
+			if got := <-statuses; got != http.StatusOK {
+				t.Errorf("status = %d; want 200", got)
+			}
+		}
+		if got := p.calls.Load(); got != 1 {
+			t.Errorf("Ping called %d times for 11 concurrent requests; want 1", got)
+		}
+	})
 }
 
 func TestStylesheet(t *testing.T) {

@@ -9,6 +9,14 @@ import (
 // bounds how long a stop can wait on one.
 const MaxWaitTime = 20 * time.Second
 
+// VisibilityCeiling is the longest SQS keeps a received message hidden,
+// counted from its receipt, however often its visibility is extended.
+const VisibilityCeiling = 12 * time.Hour
+
+// MaxHandlerTimeout caps HandlerTimeout well below VisibilityCeiling: a
+// message may have waited, received ahead, before its handler started.
+const MaxHandlerTimeout = VisibilityCeiling / 2
+
 // Config tunes the engine. Zero values take the defaults noted.
 type Config struct {
 	QueueURL string
@@ -41,6 +49,16 @@ type Config struct {
 	PoisonDelay time.Duration
 	// StatsInterval is how often the counters are logged (default 1m).
 	StatsInterval time.Duration
+	// HandlerTimeout is the deadline of each handler's context (default 5m,
+	// at most MaxHandlerTimeout). Without one, a call that hangs (a
+	// black-holed connection, a dependency that accepts and never answers)
+	// holds its slot, and the heartbeat keeps its message hidden, until SQS's
+	// 12-hour visibility ceiling. A handler that runs out of time fails like
+	// any other: its message is handed back with its back-off, and the
+	// deadline counts as a dependency's failure (see Transient), so
+	// receiving pauses and the dependency is probed. The default is far
+	// above a healthy handler's few DynamoDB calls, SDK retries included.
+	HandlerTimeout time.Duration
 	// ProbeBase and ProbeMax bound the back-off between probes of a failing
 	// dependency while receiving is paused (defaults 1s and 30s);
 	// ProbeTimeout bounds one probe (default 5s).
@@ -68,6 +86,8 @@ func (c *Config) setDefaults() {
 	def(&c.RetryMax, 5*time.Minute)
 	def(&c.PoisonDelay, time.Second)
 	def(&c.StatsInterval, time.Minute)
+	def(&c.HandlerTimeout, 5*time.Minute)
+	c.HandlerTimeout = min(c.HandlerTimeout, MaxHandlerTimeout)
 	def(&c.ProbeBase, time.Second)
 	def(&c.ProbeMax, 30*time.Second)
 	def(&c.ProbeTimeout, 5*time.Second)

@@ -23,6 +23,13 @@ type heartbeat struct {
 
 	mu       sync.Mutex
 	inflight map[string]flight // by receipt handle
+	// extending holds the handles in the ChangeMessageVisibilityBatch call
+	// under way; the channel closes when it returns. SQS applies visibility
+	// changes in the order it gets them, so an extend still travelling when
+	// a message is handed back (or deleted) could land after the hand-back
+	// and hide the message again for a whole visibility timeout: remove
+	// waits for it, so the hand-back is always the last word.
+	extending map[string]chan struct{}
 }
 
 type flight struct {
@@ -31,7 +38,7 @@ type flight struct {
 }
 
 func newHeartbeat(client SQSAPI, queueURL string, visibility time.Duration, log *slog.Logger) *heartbeat {
-	return &heartbeat{client: client, queueURL: queueURL, visibility: visibility, log: log, inflight: map[string]flight{}}
+	return &heartbeat{client: client, queueURL: queueURL, visibility: visibility, log: log, inflight: map[string]flight{}, extending: map[string]chan struct{}{}}
 }
 
 func (h *heartbeat) add(m types.Message) {
@@ -40,11 +47,23 @@ func (h *heartbeat) add(m types.Message) {
 	h.mu.Unlock()
 }
 
+// remove stops extending m. If an extend of m is under way, it waits for
+// that call to return (heartbeatCallTimeout at most), so that whatever the
+// caller does next with m (hand it back, delete it) reaches SQS after it.
 func (h *heartbeat) remove(m types.Message) {
+	handle := aws.ToString(m.ReceiptHandle)
 	h.mu.Lock()
-	delete(h.inflight, aws.ToString(m.ReceiptHandle))
+	delete(h.inflight, handle)
+	busy := h.extending[handle]
 	h.mu.Unlock()
+	if busy != nil {
+		<-busy
+	}
 }
+
+// heartbeatCallTimeout bounds one extend request, and so how long remove
+// can wait for one.
+const heartbeatCallTimeout = 5 * time.Second
 
 func (h *heartbeat) run(ctx context.Context) {
 	every := max(h.visibility/3, 100*time.Millisecond)
@@ -58,6 +77,36 @@ func (h *heartbeat) run(ctx context.Context) {
 			h.extend(ctx, time.Now().Add(-every))
 		}
 	}
+}
+
+// claim marks the entries of batch still in flight as being extended (so
+// that remove waits for the call) and returns them with the channel to close
+// when the call returns. A message removed since the list was made (its
+// handler finished meanwhile) is left out: extending it would undo its
+// hand-back.
+func (h *heartbeat) claim(batch []types.ChangeMessageVisibilityBatchRequestEntry) ([]types.ChangeMessageVisibilityBatchRequestEntry, chan struct{}) {
+	done := make(chan struct{})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var live []types.ChangeMessageVisibilityBatchRequestEntry
+	for _, b := range batch {
+		handle := aws.ToString(b.ReceiptHandle)
+		if _, ok := h.inflight[handle]; ok {
+			h.extending[handle] = done
+			live = append(live, b)
+		}
+	}
+	return live, done
+}
+
+// release ends claim's marks once the call has returned.
+func (h *heartbeat) release(batch []types.ChangeMessageVisibilityBatchRequestEntry, done chan struct{}) {
+	h.mu.Lock()
+	for _, b := range batch {
+		delete(h.extending, aws.ToString(b.ReceiptHandle))
+	}
+	h.mu.Unlock()
+	close(done)
 }
 
 // extend extends the visibility of every message received before cutoff.
@@ -78,9 +127,16 @@ func (h *heartbeat) extend(ctx context.Context, cutoff time.Time) {
 	}
 	h.mu.Unlock()
 	for len(due) > 0 {
-		batch := due[:min(10, len(due))]
-		due = due[len(batch):]
-		out, err := h.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(h.queueURL), Entries: batch})
+		batch, done := h.claim(due[:min(10, len(due))])
+		due = due[min(10, len(due)):]
+		if len(batch) == 0 {
+			close(done)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, heartbeatCallTimeout)
+		out, err := h.client.ChangeMessageVisibilityBatch(cctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(h.queueURL), Entries: batch})
+		cancel()
+		h.release(batch, done)
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("heartbeat failed", "count", len(batch), "error", err.Error())

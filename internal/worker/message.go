@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -25,7 +26,10 @@ func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
 }
 
 // process handles one message and logs one line about it. ctx is the
-// handler's (it outlives runCtx, Run's, by the drain budget).
+// handlers' (it outlives runCtx, Run's, by the drain budget); each handler
+// gets HandlerTimeout of it. A handler that runs out of time fails with a
+// transient error: its message is retried with its back-off, not handed
+// back at once as a shutdown's is.
 func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
 	start := time.Now()
 	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
@@ -39,7 +43,14 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 		return
 	}
 	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
-	outcome, err := e.handler.Handle(ctx, ev)
+	hctx, cancel := context.WithTimeout(ctx, e.cfg.HandlerTimeout)
+	outcome, err := e.handler.Handle(hctx, ev)
+	if err != nil && ctx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		// Out of time, whatever the handler made of it (an SDK call's
+		// "request canceled", say): a hung dependency, so transient.
+		err = fmt.Errorf("handler deadline of %v passed: %w", e.cfg.HandlerTimeout, errors.Join(context.DeadlineExceeded, err))
+	}
+	cancel()
 	// Stop extending the message before it is deleted or made visible again,
 	// so no heartbeat undoes either.
 	hb.remove(m)

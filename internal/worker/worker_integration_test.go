@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -111,7 +112,12 @@ func newOrder(t *testing.T, amount string) order.Order {
 
 func countItems(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) int {
 	t.Helper()
-	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		// The coupons table also holds the items that claim each coupon code.
+		FilterExpression:          aws.String("NOT begins_with(orderId, :claim)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":claim": &types.AttributeValueMemberS{Value: promotion.CodeKeyPrefix}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
+	"github.com/pubsub-app/pubsub/internal/promotion"
 )
 
 // syncBuffer collects the stack's output while the test reads it.
@@ -195,7 +197,12 @@ type row struct {
 
 func scan(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) []row {
 	t.Helper()
-	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		// The coupons table also holds the items that claim each coupon code.
+		FilterExpression:          aws.String("NOT begins_with(orderId, :claim)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":claim": &types.AttributeValueMemberS{Value: promotion.CodeKeyPrefix}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,19 @@ func startServices(t *testing.T, emu *integration.Emulator, dep *topology.Deploy
 	return s
 }
 
+// startExtra runs one more process of service svc beside the others, named
+// name in the logs, with env added to what the service is given.
+func (s *Services) startExtra(t *testing.T, emu *integration.Emulator, svc, name string, env ...string) {
+	t.Helper()
+	full := append(os.Environ(), awsEnv(t, emu, svc)...)
+	full = append(full, s.Dep.Services[svc].Environ()...)
+	full = append(full, "WORKER_WAIT_TIME=1s")
+	full = append(full, env...)
+	if _, err := s.group.Start(name, filepath.Join(binaries(t), svc), nil, full); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitHealthy(t *testing.T, base string, logs *syncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)

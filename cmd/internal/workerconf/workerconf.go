@@ -38,6 +38,9 @@ type Config struct {
 	PoisonDelay time.Duration `env:"WORKER_POISON_DELAY, default=1s"`
 	// How often the counters are logged.
 	StatsInterval time.Duration `env:"WORKER_STATS_INTERVAL, default=1m"`
+	// How long one handler may run before its message is retried: a hung
+	// call must not hold a slot (its message kept hidden) for hours.
+	HandlerTimeout time.Duration `env:"WORKER_HANDLER_TIMEOUT, default=5m"`
 
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 }
@@ -66,6 +69,7 @@ func (c *Config) Validate(chk *envconf.Check) {
 	}
 	chk.Seconds(&c.PoisonDelay, time.Second, maxVisibility)
 	chk.Duration(&c.StatsInterval, time.Second, 24*time.Hour)
+	chk.Duration(&c.HandlerTimeout, time.Second, worker.MaxHandlerTimeout)
 	chk.LogLevel(&c.LogLevel)
 }
 
@@ -84,5 +88,6 @@ func (c Config) Engine() worker.Config {
 		RetryMax:          c.RetryMax,
 		PoisonDelay:       c.PoisonDelay,
 		StatsInterval:     c.StatsInterval,
+		HandlerTimeout:    c.HandlerTimeout,
 	}
 }

@@ -43,6 +43,7 @@ func TestDefaults(t *testing.T) {
 		RetryMax:          5 * time.Minute,
 		PoisonDelay:       time.Second,
 		StatsInterval:     time.Minute,
+		HandlerTimeout:    5 * time.Minute,
 	}
 	if diff := cmp.Diff(want, c.Engine()); diff != "" {
 		t.Errorf("engine configuration by default (-want +got):\n%s", diff)

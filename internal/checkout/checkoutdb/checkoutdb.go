@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -23,8 +24,42 @@ import (
 )
 
 // OutboxIndex is the sparse global secondary index of unpublished orders,
-// keyed by outbox (always outboxPending) and leaseUntil.
+// keyed by outbox (the order's shard, OutboxKey) and leaseUntil.
 const OutboxIndex = "outbox"
+
+// OutboxShards is how many partition key values the outbox index is spread
+// over. One key value lives in one index partition, which takes about 1,000
+// writes a second, and every order writes the index twice (into the outbox
+// with Create, out with MarkPublished): about 500 orders/s a shard, 4,000/s
+// for 8, above SNS's default Publish quota in most regions (see the README's
+// capacity model), so the outbox is not what limits first. Each poll queries
+// every shard (and the legacy key), 9 queries of about 0.5 read unit when the
+// outbox is empty. It may grow (new orders spread wider, every old shard is
+// still polled); it must not shrink while orders wait in the shards dropped.
+const OutboxShards = 8
+
+// outboxLegacy is the single outbox key written before the outbox was
+// sharded. The relay still polls it, so an order written by an older
+// publisher task (during a rolling deploy, or left by a failed publish) is
+// still published; it can go once the index holds no item with this key.
+const outboxLegacy = "pending"
+
+// OutboxKey is the outbox key of the order with the given id:
+// "pending#<k>", k a stable hash of the id modulo OutboxShards.
+func OutboxKey(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return outboxLegacy + "#" + strconv.Itoa(int(h.Sum32()%OutboxShards))
+}
+
+// outboxKeys are the keys a poll queries: every shard, then the legacy key.
+func outboxKeys() []string {
+	keys := make([]string, 0, OutboxShards+1)
+	for k := range OutboxShards {
+		keys = append(keys, outboxLegacy+"#"+strconv.Itoa(k))
+	}
+	return append(keys, outboxLegacy)
+}
 
 // leaseLayout is fixed-width UTC, so the index's string order is time order.
 const leaseLayout = "2006-01-02T15:04:05.000000Z"
@@ -52,7 +87,6 @@ func New(client API, table string) *Store { return &Store{client: client, table:
 const (
 	statePending   = "pending"
 	statePublished = "published"
-	outboxPending  = "pending"
 )
 
 type item struct {
@@ -78,7 +112,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, leaseUntil time.Time)
 		Amount:       o.Amount.String(),
 		CreatedAt:    o.CreatedAt.UTC().Format(time.RFC3339Nano),
 		PublishState: statePending,
-		Outbox:       outboxPending,
+		Outbox:       OutboxKey(o.ID),
 		LeaseUntil:   leaseString(leaseUntil),
 	})
 	if err != nil {
@@ -135,10 +169,9 @@ func (s *Store) Reschedule(ctx context.Context, id string, attempts int, next ti
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}},
-		ConditionExpression: aws.String("outbox = :o"),
+		ConditionExpression: aws.String("attribute_exists(outbox)"),
 		UpdateExpression:    aws.String("SET leaseUntil = :l, publishAttempts = :a"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":o": &types.AttributeValueMemberS{Value: outboxPending},
 			":l": &types.AttributeValueMemberS{Value: leaseString(next)},
 			":a": &types.AttributeValueMemberN{Value: strconv.Itoa(attempts)},
 		},
@@ -150,57 +183,72 @@ func (s *Store) Reschedule(ctx context.Context, id string, attempts int, next ti
 	return nil
 }
 
-// ClaimDue finds up to limit unpublished orders whose lease has run out by
-// now and leases each to the caller until now+lease. A claim is a conditional
-// write on the lease it read, so of several publisher tasks exactly one wins
-// each order.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]checkout.Record, error) {
-	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		IndexName:              aws.String(OutboxIndex),
-		KeyConditionExpression: aws.String("outbox = :o AND leaseUntil <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":o":   &types.AttributeValueMemberS{Value: outboxPending},
-			":now": &types.AttributeValueMemberS{Value: leaseString(now)},
-		},
-		Limit: aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("query the outbox: %w", err)
-	}
-	var claimed []checkout.Record
-	for _, key := range out.Items {
-		id, ok := key["id"].(*types.AttributeValueMemberS)
-		old, ok2 := key["leaseUntil"].(*types.AttributeValueMemberS)
-		if !ok || !ok2 {
+// DueOrders reads, from every outbox shard and the legacy key, up to limit
+// unpublished orders whose lease has run out by now, the longest overdue of
+// each shard first. It claims none: the caller claims each just before
+// publishing it. Every poll visits every shard, so a busy shard cannot starve
+// another. A shard that fails to answer does not stop the others: their
+// orders are returned with the error.
+func (s *Store) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
+	var due []checkout.Due
+	var errs []error
+	for _, key := range outboxKeys() {
+		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			IndexName:              aws.String(OutboxIndex),
+			KeyConditionExpression: aws.String("outbox = :o AND leaseUntil <= :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":o":   &types.AttributeValueMemberS{Value: key},
+				":now": &types.AttributeValueMemberS{Value: leaseString(now)},
+			},
+			Limit: aws.Int32(int32(limit)),
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query outbox %s: %w", key, err))
 			continue
 		}
-		up, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(s.table),
-			Key:                 map[string]types.AttributeValue{"id": id},
-			ConditionExpression: aws.String("outbox = :o AND leaseUntil = :old"),
-			UpdateExpression:    aws.String("SET leaseUntil = :new"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":o":   &types.AttributeValueMemberS{Value: outboxPending},
-				":old": old,
-				":new": &types.AttributeValueMemberS{Value: leaseString(now.Add(lease))},
-			},
-			ReturnValues: types.ReturnValueAllNew,
-		})
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			continue // another task claimed or published it first
+		for _, it := range out.Items {
+			id, ok := it["id"].(*types.AttributeValueMemberS)
+			lu, ok2 := it["leaseUntil"].(*types.AttributeValueMemberS)
+			if !ok || !ok2 {
+				continue
+			}
+			t, err := time.Parse(leaseLayout, lu.Value)
+			if err != nil || leaseString(t) != lu.Value {
+				// A lease not in our layout could not be claimed by its value.
+				errs = append(errs, fmt.Errorf("order %s: lease %q is not in the layout %s", id.Value, lu.Value, leaseLayout))
+				continue
+			}
+			due = append(due, checkout.Due{ID: id.Value, LeaseUntil: t})
 		}
-		if err != nil {
-			return claimed, fmt.Errorf("claim order %s: %w", id.Value, err)
-		}
-		rec, err := decode(up.Attributes)
-		if err != nil {
-			return claimed, err
-		}
-		claimed = append(claimed, rec)
 	}
-	return claimed, nil
+	return due, errors.Join(errs...)
+}
+
+// Claim leases the due order d to the caller until now+lease. The write is
+// conditional on the lease d was read with, so of several publisher tasks
+// exactly one wins each order; the others get checkout.ErrNotDue, as does
+// any task once the order is published.
+func (s *Store) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
+	up, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: d.ID}},
+		ConditionExpression: aws.String("attribute_exists(outbox) AND leaseUntil = :old"),
+		UpdateExpression:    aws.String("SET leaseUntil = :new"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":old": &types.AttributeValueMemberS{Value: leaseString(d.LeaseUntil)},
+			":new": &types.AttributeValueMemberS{Value: leaseString(now.Add(lease))},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return checkout.Record{}, fmt.Errorf("claim order %s: %w", d.ID, checkout.ErrNotDue)
+	}
+	if err != nil {
+		return checkout.Record{}, fmt.Errorf("claim order %s: %w", d.ID, err)
+	}
+	return decode(up.Attributes)
 }
 
 // Ping checks that the table can be reached.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"regexp"
 	"slices"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
+	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/order"
 )
 
@@ -335,6 +338,13 @@ func (e *expr) keyCondition(kc string) error {
 	if len(terms) > 2 {
 		return validation("query key condition %q has too many terms", kc)
 	}
+	// DynamoDB checks the values whether or not any item is evaluated: an
+	// empty index must not make them unused.
+	for _, term := range terms {
+		if _, err := e.value(compareTerm.FindStringSubmatch(strings.TrimSpace(term))[3]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -452,9 +462,29 @@ func pendingItem(i int, leaseUntil time.Time) item {
 		"amount":       s("95.50"),
 		"createdAt":    s(created.Format(time.RFC3339Nano)),
 		"publishState": s("pending"),
-		"outbox":       s("pending"),
+		"outbox":       s(checkoutdb.OutboxKey(testID(i))),
 		"leaseUntil":   s(lease(leaseUntil)),
 	}
+}
+
+// legacyItem is pendingItem as a publisher wrote it before the outbox was
+// sharded: under the single outbox key "pending".
+func legacyItem(i int, leaseUntil time.Time) item {
+	it := pendingItem(i, leaseUntil)
+	it["outbox"] = s("pending")
+	return it
+}
+
+// shardOf returns the indexes i of the first n test ids in each outbox
+// shard, by shard key.
+func shardOf(n int) map[string][]int {
+	m := map[string][]int{}
+	for i := 0; len(m) < checkoutdb.OutboxShards || slices.ContainsFunc(slices.Collect(maps.Values(m)), func(is []int) bool { return len(is) < n }); i++ {
+		if k := checkoutdb.OutboxKey(testID(i)); len(m[k]) < n {
+			m[k] = append(m[k], i)
+		}
+	}
+	return m
 }
 
 func publishedItem(i int) item {
@@ -693,122 +723,205 @@ func TestRescheduleError(t *testing.T) {
 	}
 }
 
-// TestClaimDue claims the orders whose lease ran out by now, a lease ending
-// exactly now included, and leases each until now+lease; an order still
-// leased or published stays as it was.
-func TestClaimDue(t *testing.T) {
-	const leaseFor = 30 * time.Second
+// TestOutboxKey: ids spread evenly over the shards. (Which shard an id lands
+// in matters only for the spread: every poll queries every shard.)
+func TestOutboxKey(t *testing.T) {
+	counts := map[string]int{}
+	for range 8000 {
+		counts[checkoutdb.OutboxKey(order.NewID())]++
+	}
+	if len(counts) != checkoutdb.OutboxShards {
+		t.Fatalf("8000 ids used %d shards: %v; want %d", len(counts), counts, checkoutdb.OutboxShards)
+	}
+	for k, c := range counts {
+		if !regexp.MustCompile(`^pending#[0-7]$`).MatchString(k) {
+			t.Errorf("outbox key %q; want pending#<0-7>", k)
+		}
+		if c < 800 || c > 1200 {
+			t.Errorf("shard %s holds %d of 8000 ids; want about 1000", k, c)
+		}
+	}
+	if a, b := checkoutdb.OutboxKey(testID(1)), checkoutdb.OutboxKey(testID(1)); a != b {
+		t.Errorf("OutboxKey(%s) = %q, then %q; want a function of the id", testID(1), a, b)
+	}
+}
+
+// TestDueOrders reads, from every shard and the legacy key, the orders whose
+// lease ran out by now, a lease ending exactly now included, and claims none:
+// the caller claims each just before publishing it.
+func TestDueOrders(t *testing.T) {
 	db := newFakeDB(t)
 	db.items = map[string]item{
 		testID(1): pendingItem(1, now.Add(-time.Minute)),
 		testID(2): pendingItem(2, now), // the boundary: due
 		testID(3): pendingItem(3, now.Add(time.Microsecond)),
 		testID(4): publishedItem(4),
+		testID(5): legacyItem(5, now.Add(-time.Hour)),
+		testID(6): legacyItem(6, now.Add(time.Second)),
 	}
-	store := checkoutdb.New(db, testTable)
-
-	got, err := store.ClaimDue(context.Background(), now.In(time.FixedZone("CEST", 2*60*60)), leaseFor, 10)
+	before := maps.Clone(db.items)
+	got, err := checkoutdb.New(db, testTable).DueOrders(context.Background(), now.In(time.FixedZone("CEST", 2*60*60)), 10)
 	if err != nil {
-		t.Fatalf("ClaimDue: %v", err)
+		t.Fatalf("DueOrders: %v", err)
 	}
-	newLease := now.Add(leaseFor)
-	want := []checkout.Record{
-		{Order: testOrder(1), LeaseUntil: newLease},
-		{Order: testOrder(2), LeaseUntil: newLease},
+	slices.SortFunc(got, func(a, b checkout.Due) int { return strings.Compare(a.ID, b.ID) })
+	want := []checkout.Due{
+		{ID: testID(1), LeaseUntil: now.Add(-time.Minute)},
+		{ID: testID(2), LeaseUntil: now},
+		{ID: testID(5), LeaseUntil: now.Add(-time.Hour)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("claimed (-want +got):\n%s", diff)
+		t.Errorf("due (-want +got):\n%s", diff)
 	}
-	diffItems(t, "stored items", map[string]item{
-		testID(1): pendingItem(1, newLease),
-		testID(2): pendingItem(2, newLease),
-		testID(3): pendingItem(3, now.Add(time.Microsecond)),
-		testID(4): publishedItem(4),
-	}, db.items)
-	if got := aws.ToInt32(db.queries[0].Limit); got != 10 {
-		t.Errorf("Query Limit = %d; want 10", got)
+	diffItems(t, "stored items", before, db.items)
+	var keys []string
+	for _, q := range db.queries {
+		keys = append(keys, str(q.ExpressionAttributeValues[":o"]))
+		if got := aws.ToInt32(q.Limit); got != 10 {
+			t.Errorf("Query Limit = %d; want 10 (per shard)", got)
+		}
+	}
+	wantKeys := []string{"pending#0", "pending#1", "pending#2", "pending#3", "pending#4", "pending#5", "pending#6", "pending#7", "pending"}
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+		t.Errorf("outbox keys queried (-want +got):\n%s", diff)
 	}
 }
 
-func TestClaimDueLimit(t *testing.T) {
+// TestDueOrdersLimit: the limit holds per shard, the longest overdue first,
+// so a shard full of due orders does not crowd out another's.
+func TestDueOrdersLimit(t *testing.T) {
 	db := newFakeDB(t)
-	for i := range 5 {
-		db.items[testID(i)] = pendingItem(i, now.Add(-time.Duration(5-i)*time.Second))
+	shards := shardOf(5)
+	busy := shards["pending#0"]
+	for j, i := range busy {
+		db.items[testID(i)] = pendingItem(i, now.Add(-time.Duration(5-j)*time.Second))
 	}
-	got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 2)
+	other := shards["pending#1"][0]
+	db.items[testID(other)] = pendingItem(other, now)
+	got, err := checkoutdb.New(db, testTable).DueOrders(context.Background(), now, 2)
 	if err != nil {
-		t.Fatalf("ClaimDue: %v", err)
+		t.Fatalf("DueOrders: %v", err)
 	}
 	var ids []string
-	for _, r := range got {
-		ids = append(ids, r.ID)
+	for _, d := range got {
+		ids = append(ids, d.ID)
 	}
-	// The longest overdue first: the index is ordered by lease.
-	if diff := cmp.Diff([]string{testID(0), testID(1)}, ids); diff != "" {
-		t.Errorf("claimed ids (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{testID(busy[0]), testID(busy[1]), testID(other)}, ids); diff != "" {
+		t.Errorf("due ids (-want +got):\n%s", diff)
 	}
 }
 
-// TestClaimDueRace: between the store's query and its claim, another
-// publisher task claims one due order and publishes another. The claim is
-// conditional on the lease read, so the store skips both and leaves them as
-// the other task did.
-func TestClaimDueRace(t *testing.T) {
-	const leaseFor = 30 * time.Second
-	db := newFakeDB(t)
-	db.items = map[string]item{
-		testID(1): pendingItem(1, now.Add(-2*time.Second)),
-		testID(2): pendingItem(2, now.Add(-time.Second)),
-		testID(3): pendingItem(3, now),
-	}
-	otherLease := now.Add(time.Millisecond).Add(leaseFor) // the other task's clock reads a little later
-	db.beforeUpdate = func(id string) {
-		switch id {
-		case testID(1):
-			db.items[id] = pendingItem(1, otherLease)
-		case testID(2):
-			db.items[id] = publishedItem(2)
-		}
-	}
-
-	got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, leaseFor, 10)
-	if err != nil {
-		t.Fatalf("ClaimDue: %v", err)
-	}
-	if diff := cmp.Diff([]checkout.Record{{Order: testOrder(3), LeaseUntil: now.Add(leaseFor)}}, got); diff != "" {
-		t.Errorf("claimed (-want +got):\n%s", diff)
-	}
-	diffItems(t, "stored items", map[string]item{
-		testID(1): pendingItem(1, otherLease),
-		testID(2): publishedItem(2),
-		testID(3): pendingItem(3, now.Add(leaseFor)),
-	}, db.items)
+// failQuery fails the queries of one outbox key.
+type failQuery struct {
+	*fakeDB
+	key string
+	err error
 }
 
-func TestClaimDueErrors(t *testing.T) {
-	t.Run("query", func(t *testing.T) {
+func (f *failQuery) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	if str(in.ExpressionAttributeValues[":o"]) == f.key {
+		return nil, f.err
+	}
+	return f.fakeDB.Query(ctx, in, opts...)
+}
+
+func TestDueOrdersErrors(t *testing.T) {
+	t.Run("every query", func(t *testing.T) {
 		db := newFakeDB(t)
 		db.err = errors.New("throttled")
-		got, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 10)
+		got, err := checkoutdb.New(db, testTable).DueOrders(context.Background(), now, 10)
 		if !errors.Is(err, db.err) || len(got) != 0 {
-			t.Errorf("ClaimDue = %v, %v; want nothing and an error wrapping %v", got, err, db.err)
+			t.Errorf("DueOrders = %v, %v; want nothing and an error wrapping %v", got, err, db.err)
 		}
 	})
-	t.Run("claim", func(t *testing.T) {
+	t.Run("one shard", func(t *testing.T) {
+		// The other shards' orders still come back, with the error.
 		db := newFakeDB(t)
-		db.items[testID(1)] = pendingItem(1, now.Add(-time.Second))
-		db.items[testID(2)] = pendingItem(2, now)
-		claimErr := errors.New("throttled")
-		failing := &failSecondUpdate{fakeDB: db, err: claimErr}
-		got, err := checkoutdb.New(failing, testTable).ClaimDue(context.Background(), now, time.Second, 10)
-		if !errors.Is(err, claimErr) {
-			t.Errorf("ClaimDue error = %v; want it to wrap %v", err, claimErr)
+		shards := shardOf(1)
+		lost, kept := shards["pending#3"][0], shards["pending#4"][0]
+		db.items[testID(lost)] = pendingItem(lost, now)
+		db.items[testID(kept)] = pendingItem(kept, now)
+		queryErr := errors.New("throttled")
+		got, err := checkoutdb.New(&failQuery{db, "pending#3", queryErr}, testTable).DueOrders(context.Background(), now, 10)
+		if !errors.Is(err, queryErr) || err == nil || !strings.Contains(err.Error(), "pending#3") {
+			t.Errorf("DueOrders error = %v; want it to name pending#3 and wrap %v", err, queryErr)
 		}
-		if err != nil && !strings.Contains(err.Error(), testID(2)) {
-			t.Errorf("ClaimDue error %q does not name the order", err)
+		if diff := cmp.Diff([]checkout.Due{{ID: testID(kept), LeaseUntil: now}}, got); diff != "" {
+			t.Errorf("due (-want +got):\n%s", diff)
 		}
-		if len(got) != 1 || got[0].ID != testID(1) {
-			t.Errorf("ClaimDue claimed %v; want the order claimed before the error, %s", got, testID(1))
+	})
+}
+
+// TestClaim leases a due order until now+lease, conditionally on the lease
+// it was read with: of several publisher tasks exactly one wins each order.
+func TestClaim(t *testing.T) {
+	const leaseFor = 30 * time.Second
+	read := now.Add(-time.Second)
+	otherLease := now.Add(time.Millisecond).Add(leaseFor) // the other task's clock reads a little later
+	for _, tc := range []struct {
+		name    string
+		stored  map[string]item
+		want    map[string]item
+		wantErr error
+	}{
+		{
+			name:   "due order",
+			stored: map[string]item{testID(1): pendingItem(1, read)},
+			want:   map[string]item{testID(1): pendingItem(1, now.Add(leaseFor))},
+		},
+		{
+			name:   "legacy key",
+			stored: map[string]item{testID(1): legacyItem(1, read)},
+			want:   map[string]item{testID(1): legacyItem(1, now.Add(leaseFor))},
+		},
+		{
+			name:    "claimed by another task since read",
+			stored:  map[string]item{testID(1): pendingItem(1, otherLease)},
+			want:    map[string]item{testID(1): pendingItem(1, otherLease)},
+			wantErr: checkout.ErrNotDue,
+		},
+		{
+			name:    "published since read",
+			stored:  map[string]item{testID(1): publishedItem(1)},
+			want:    map[string]item{testID(1): publishedItem(1)},
+			wantErr: checkout.ErrNotDue,
+		},
+		{
+			// UpdateItem would create the item: the condition must refuse.
+			name:    "missing order is not created",
+			stored:  map[string]item{},
+			want:    map[string]item{},
+			wantErr: checkout.ErrNotDue,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newFakeDB(t)
+			db.items = tc.stored
+			got, err := checkoutdb.New(db, testTable).Claim(context.Background(), checkout.Due{ID: testID(1), LeaseUntil: read}, now.In(time.FixedZone("CEST", 2*60*60)), leaseFor)
+			if !errors.Is(err, tc.wantErr) || (err != nil) != (tc.wantErr != nil) {
+				t.Fatalf("Claim = %v; want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil {
+				if diff := cmp.Diff(checkout.Record{Order: testOrder(1), LeaseUntil: now.Add(leaseFor)}, got); diff != "" {
+					t.Errorf("claimed (-want +got):\n%s", diff)
+				}
+			}
+			diffItems(t, "stored items", tc.want, db.items)
+		})
+	}
+}
+
+func TestClaimErrors(t *testing.T) {
+	t.Run("write", func(t *testing.T) {
+		db := newFakeDB(t)
+		db.items[testID(1)] = pendingItem(1, now)
+		db.err = errors.New("throttled")
+		_, err := checkoutdb.New(db, testTable).Claim(context.Background(), checkout.Due{ID: testID(1), LeaseUntil: now}, now, time.Second)
+		if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrNotDue) {
+			t.Errorf("Claim = %v; want it to wrap %v, not ErrNotDue", err, db.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), testID(1)) {
+			t.Errorf("Claim error %q does not name the order", err)
 		}
 	})
 	t.Run("undecodable order", func(t *testing.T) {
@@ -816,26 +929,71 @@ func TestClaimDueErrors(t *testing.T) {
 		bad := pendingItem(1, now)
 		bad["amount"] = s("lots")
 		db.items[testID(1)] = bad
-		_, err := checkoutdb.New(db, testTable).ClaimDue(context.Background(), now, time.Second, 10)
+		_, err := checkoutdb.New(db, testTable).Claim(context.Background(), checkout.Due{ID: testID(1), LeaseUntil: now}, now, time.Second)
 		if err == nil || !strings.Contains(err.Error(), `amount "lots"`) {
-			t.Errorf("ClaimDue = %v; want a decode error naming the amount", err)
+			t.Errorf("Claim = %v; want a decode error naming the amount", err)
 		}
 	})
 }
 
-// failSecondUpdate fails the second UpdateItem.
-type failSecondUpdate struct {
-	*fakeDB
-	err   error
-	calls int
+// countingPublisher records the order ids it publishes, in order.
+type countingPublisher struct{ ids []string }
+
+func (p *countingPublisher) Publish(ctx context.Context, e events.OrderPlaced) (string, error) {
+	p.ids = append(p.ids, e.Order.ID)
+	return "sns-" + e.Order.ID, nil
 }
 
-func (f *failSecondUpdate) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	f.calls++
-	if f.calls == 2 {
-		return nil, f.err
+// TestRelayDrainsEveryShard runs checkout's relay on this store: orders due
+// in every shard, many in one of them, and two under the legacy key. Every
+// order is published once and leaves the outbox, and the first poll already
+// takes some from every shard: the busy one does not starve the others.
+func TestRelayDrainsEveryShard(t *testing.T) {
+	db := newFakeDB(t)
+	shardOfKey := map[string]string{}
+	for key, is := range shardOf(2) {
+		if key == "pending#5" {
+			is = shardOf(12)[key] // the hot shard
+		}
+		for _, i := range is {
+			db.items[testID(i)] = pendingItem(i, now.Add(-time.Second))
+			shardOfKey[testID(i)] = key
+		}
 	}
-	return f.fakeDB.UpdateItem(ctx, in, opts...)
+	for _, i := range []int{1000, 1001} {
+		db.items[testID(i)] = legacyItem(i, now.Add(-time.Minute))
+		shardOfKey[testID(i)] = "pending"
+	}
+	pub := &countingPublisher{}
+	svc := checkout.NewService(checkoutdb.New(db, testTable), pub, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		func() time.Time { return now }, checkout.Options{Batch: 3})
+
+	svc.DrainOutbox(context.Background())
+
+	published := map[string]int{}
+	for _, id := range pub.ids {
+		published[id]++
+	}
+	for id, key := range shardOfKey {
+		if published[id] != 1 {
+			t.Errorf("order %s in %s published %d times; want once", id, key, published[id])
+		}
+		if it := db.items[id]; it["outbox"] != nil || str(it["publishState"]) != "published" {
+			t.Errorf("order %s in %s: outbox %v, publishState %v; want out of the outbox, published", id, key, it["outbox"], it["publishState"])
+		}
+	}
+	// The first poll reads 3 from the hot shard, 2 from each other shard and
+	// the legacy key: 3 + 7×2 + 2 = 19 orders, of all 9 keys.
+	firstPoll := map[string]bool{}
+	for _, id := range pub.ids[:min(19, len(pub.ids))] {
+		firstPoll[shardOfKey[id]] = true
+	}
+	if len(firstPoll) != checkoutdb.OutboxShards+1 {
+		t.Errorf("the first poll published from %d outbox keys (%v); want all %d", len(firstPoll), firstPoll, checkoutdb.OutboxShards+1)
+	}
+	if len(db.items) != len(shardOfKey) {
+		t.Errorf("%d items stored; want %d", len(db.items), len(shardOfKey))
+	}
 }
 
 func TestPing(t *testing.T) {

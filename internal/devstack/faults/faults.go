@@ -176,7 +176,7 @@ func (p *Proxy) pick(c awscalls.Call) (Rule, bool) {
 			continue
 		}
 		if r.Share > 0 && r.Share < 1 && rand.Float64() >= r.Share {
-			return Rule{}, false
+			continue // spared by this rule; a later one may still apply
 		}
 		p.injected[fmt.Sprintf("%s:%s %s", c.Service, c.API, r.Kind)]++
 		return r, true

@@ -1,10 +1,12 @@
 // Package procgroup starts the application's binaries as child processes,
-// interleaves their output line by line under each one's name, and stops
-// them together: what `make run` and the end-to-end tests share.
+// interleaves their output line by line under each one's name, restarts one
+// that exits (as ECS starts a new task) when asked to, and stops them
+// together: what `make run` and the end-to-end tests share.
 package procgroup
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +20,7 @@ import (
 type Group struct {
 	mu    sync.Mutex // serialises lines on out
 	out   io.Writer
+	pmu   sync.Mutex // guards procs
 	procs []*Proc
 }
 
@@ -28,6 +31,10 @@ type Proc struct {
 	done chan struct{}
 	err  error
 	pipe sync.WaitGroup
+
+	path       string
+	args, env  []string
+	start, end time.Time
 }
 
 // New returns a group whose processes' lines go to out as "name | line".
@@ -35,7 +42,18 @@ func New(out io.Writer) *Group { return &Group{out: out} }
 
 // Start runs path with args and env (the whole environment of the child).
 func (g *Group) Start(name, path string, args, env []string) (*Proc, error) {
-	p := &Proc{Name: name, done: make(chan struct{})}
+	p, err := g.start(name, path, args, env)
+	if err != nil {
+		return nil, err
+	}
+	g.pmu.Lock()
+	g.procs = append(g.procs, p)
+	g.pmu.Unlock()
+	return p, nil
+}
+
+func (g *Group) start(name, path string, args, env []string) (*Proc, error) {
+	p := &Proc{Name: name, done: make(chan struct{}), path: path, args: args, env: env}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = env
 	stdout, err := p.cmd.StdoutPipe()
@@ -49,6 +67,7 @@ func (g *Group) Start(name, path string, args, env []string) (*Proc, error) {
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	p.start = time.Now()
 	for _, r := range []io.Reader{stdout, stderr} {
 		p.pipe.Add(1)
 		go g.copyLines(p, r)
@@ -56,9 +75,9 @@ func (g *Group) Start(name, path string, args, env []string) (*Proc, error) {
 	go func() {
 		p.pipe.Wait() // Wait closes the pipes: read them to the end first
 		p.err = p.cmd.Wait()
+		p.end = time.Now()
 		close(p.done)
 	}()
-	g.procs = append(g.procs, p)
 	return p, nil
 }
 
@@ -82,18 +101,130 @@ func (p *Proc) Err() error { <-p.done; return p.err }
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig os.Signal) { _ = p.cmd.Process.Signal(sig) }
 
-// Procs returns the started processes.
-func (g *Group) Procs() []*Proc { return g.procs }
+// Ran is how long the process ran, once Done is closed.
+func (p *Proc) Ran() time.Duration { <-p.done; return p.end.Sub(p.start) }
+
+// Procs returns the processes started and not waiting to be started again.
+func (g *Group) Procs() []*Proc {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	return append([]*Proc(nil), g.procs...)
+}
+
+// Backoff is how long Supervise waits before starting an exited process
+// again: Min after its first exit, doubling with each exit that follows
+// quickly, at most Max; a process that ran Reset or longer starts again
+// after Min.
+type Backoff struct {
+	Min, Max, Reset time.Duration
+}
+
+// ECSBackoff is close to how ECS replaces a task that stopped: at once the
+// first time, and slower while it keeps stopping.
+var ECSBackoff = Backoff{Min: time.Second, Max: 30 * time.Second, Reset: time.Minute}
+
+// next returns the wait after an exit of a process that ran for ran, when
+// the wait before its last start was prev (zero for none).
+func (b Backoff) next(prev, ran time.Duration) time.Duration {
+	if prev <= 0 || ran >= b.Reset {
+		return b.Min
+	}
+	return min(2*prev, b.Max)
+}
+
+// Supervise starts again, after b's back-off, every process of the group
+// that exits, the way ECS starts a new task when one stops, and keeps the
+// others running; it returns when ctx ends (then call Stop). logf reports
+// each exit and restart.
+func (g *Group) Supervise(ctx context.Context, b Backoff, logf func(format string, args ...any)) {
+	exited := make(chan *Proc)
+	due := make(chan *Proc)
+	watch := func(p *Proc) {
+		go func() {
+			select {
+			case <-p.Done():
+				select {
+				case exited <- p:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for _, p := range g.Procs() {
+		watch(p)
+	}
+	waits := map[string]time.Duration{}
+	later := func(p *Proc, d time.Duration) {
+		waits[p.Name] = d
+		go func() {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				select {
+				case due <- p:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-exited:
+			g.drop(p)
+			d := b.next(waits[p.Name], p.Ran())
+			logf("%s exited (%s, after running %v); starting it again in %v", p.Name, exitReason(p.Err()), p.Ran().Round(time.Millisecond), d)
+			later(p, d)
+		case old := <-due:
+			p, err := g.start(old.Name, old.path, old.args, old.env)
+			if err != nil {
+				d := b.next(waits[old.Name], 0)
+				logf("%s did not start (%v); trying again in %v", old.Name, err, d)
+				later(old, d)
+				continue
+			}
+			g.pmu.Lock()
+			g.procs = append(g.procs, p)
+			g.pmu.Unlock()
+			logf("%s started again", p.Name)
+			watch(p)
+		}
+	}
+}
+
+func exitReason(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
+}
+
+// drop takes an exited process out of the group until it starts again.
+func (g *Group) drop(p *Proc) {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	for i, q := range g.procs {
+		if q == p {
+			g.procs = append(g.procs[:i], g.procs[i+1:]...)
+			return
+		}
+	}
+}
 
 // Stop sends SIGTERM to every process, waits up to grace for them to exit,
 // kills what is left, and returns the processes that did not exit cleanly.
 func (g *Group) Stop(grace time.Duration) map[string]error {
-	for _, p := range g.procs {
+	procs := g.Procs()
+	for _, p := range procs {
 		p.Signal(syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(grace)
 	failed := map[string]error{}
-	for _, p := range g.procs {
+	for _, p := range procs {
 		select {
 		case <-p.done:
 		case <-time.After(time.Until(deadline)):

@@ -1,0 +1,305 @@
+package checkout_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/order"
+)
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// leaseStore is a checkout.Store with the lease semantics of checkoutdb: a
+// claim succeeds only on an unpublished order whose lease it read, and
+// MarkPublished and Reschedule are not conditional on holding the lease.
+type leaseStore struct {
+	mu       sync.Mutex
+	records  map[string]checkout.Record
+	claimErr error // returned by every Claim when set
+}
+
+func (s *leaseStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.records[o.ID]; ok {
+		return checkout.ErrExists
+	}
+	s.records[o.ID] = checkout.Record{Order: o, LeaseUntil: leaseUntil}
+	return nil
+}
+
+func (s *leaseStore) Get(ctx context.Context, id string) (checkout.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.records[id]
+	if !ok {
+		return checkout.Record{}, checkout.ErrNotFound
+	}
+	return r, nil
+}
+
+func (s *leaseStore) MarkPublished(ctx context.Context, id, messageID string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.records[id]
+	r.Published, r.PublishedAt, r.MessageID, r.LeaseUntil = true, at, messageID, time.Time{}
+	s.records[id] = r
+	return nil
+}
+
+func (s *leaseStore) Reschedule(ctx context.Context, id string, attempts int, next time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.records[id]; !r.Published {
+		r.Attempts, r.LeaseUntil = attempts, next
+		s.records[id] = r
+	}
+	return nil
+}
+
+func (s *leaseStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []checkout.Due
+	for _, id := range slices.Sorted(maps.Keys(s.records)) {
+		if r := s.records[id]; !r.Published && !r.LeaseUntil.After(now) && len(due) < limit {
+			due = append(due, checkout.Due{ID: id, LeaseUntil: r.LeaseUntil})
+		}
+	}
+	return due, nil
+}
+
+func (s *leaseStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimErr != nil {
+		return checkout.Record{}, s.claimErr
+	}
+	r, ok := s.records[d.ID]
+	if !ok || r.Published || !r.LeaseUntil.Equal(d.LeaseUntil) {
+		return checkout.Record{}, checkout.ErrNotDue
+	}
+	r.LeaseUntil = now.Add(lease)
+	s.records[d.ID] = r
+	return r, nil
+}
+
+// publisherFunc adapts a function to checkout.Publisher.
+type publisherFunc func(ctx context.Context, e events.OrderPlaced) (string, error)
+
+func (f publisherFunc) Publish(ctx context.Context, e events.OrderPlaced) (string, error) {
+	return f(ctx, e)
+}
+
+// TestRelayClaimsEachOrderJustBeforePublishing: one relay publishes on a slow
+// SNS (2s a publish) a batch of due orders whose publishing takes longer than
+// the lease (25 × 2s > 30s); a second relay polls between each two of its
+// publishes. Every publish must happen under a lease still held, and no
+// order may be published twice.
+func TestRelayClaimsEachOrderJustBeforePublishing(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	store := &leaseStore{records: map[string]checkout.Record{}}
+	for i := range 25 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: t0}, LeaseUntil: t0.Add(-time.Second)}
+	}
+	o := checkout.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, Batch: 25}
+	published := map[string]int{}
+	record := func(e events.OrderPlaced, by string) (string, error) {
+		published[e.Order.ID]++
+		rec, _ := store.Get(context.Background(), e.Order.ID)
+		if !rec.LeaseUntil.After(clock.now()) {
+			t.Errorf("%s publishes order %s at %s with its lease run out at %s", by, e.Order.ID, clock.now().Format(time.TimeOnly), rec.LeaseUntil.Format(time.TimeOnly))
+		}
+		return "sns-" + e.Order.ID, nil
+	}
+	other := checkout.NewService(store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		return record(e, "the other relay")
+	}), discard(), clock.now, o)
+	slow := checkout.NewService(store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+		clock.advance(2 * time.Second)
+		id, err := record(e, "the slow relay")
+		other.DrainOutbox(ctx) // the other task's poll
+		return id, err
+	}), discard(), clock.now, o)
+
+	slow.DrainOutbox(context.Background())
+
+	for id, r := range store.records {
+		if n := published[id]; n != 1 {
+			t.Errorf("order %s published %d times; want once", id, n)
+		}
+		if !r.Published {
+			t.Errorf("order %s not marked published", id)
+		}
+	}
+}
+
+func TestDrainOutbox(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+	rec := func(i int, attempts int, lease time.Time) checkout.Record {
+		return checkout.Record{
+			Order:    order.Order{ID: id(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+			Attempts: attempts, LeaseUntil: lease,
+		}
+	}
+	published := checkout.Record{
+		Order:     order.Order{ID: id(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+		Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old",
+	}
+	log := &callLog{}
+	store := newFakeStore(log,
+		rec(1, 0, now.Add(-time.Second)), // lease ran out: the request's publish died
+		rec(2, 2, now),                   // due now, failed twice before
+		rec(3, 0, now.Add(time.Second)),  // still leased
+		published,
+	)
+	pub := &fakePublisher{log: log, failFor: map[string]bool{id(2): true}}
+	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts)
+
+	svc.DrainOutbox(context.Background())
+
+	var gotIDs []string
+	for _, e := range pub.published {
+		gotIDs = append(gotIDs, e.Order.ID)
+	}
+	if diff := cmp.Diff([]string{id(1), id(2)}, gotIDs); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	want := map[string]checkout.Record{
+		id(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + id(1)},
+		// third failure: RetryBase × 2² = 8s
+		id(2): rec(2, 3, now.Add(8*time.Second)),
+		id(3): rec(3, 0, now.Add(time.Second)),
+		id(9): published,
+	}
+	if diff := cmp.Diff(want, store.records); diff != "" {
+		t.Errorf("stored records (-want +got):\n%s", diff)
+	}
+	// Each order is claimed just before its publish. The last poll finds
+	// nothing due (id(2) now waits for its back-off), which ends the drain.
+	if diff := cmp.Diff([]string{"DueOrders", "Claim", "Publish", "MarkPublished", "Claim", "Publish", "Reschedule", "DueOrders"}, log.get()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestDrainOutboxBatches(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	log := &callLog{}
+	store := newFakeStore(log)
+	for i := range 5 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+	}
+	pub := &fakePublisher{log: log}
+	o := opts
+	o.Batch = 2
+	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, o)
+
+	svc.DrainOutbox(context.Background())
+
+	// Polls go on until one claims nothing: 2, 2, 1, then an empty one.
+	if diff := cmp.Diff([]int{2, 2, 2, 2}, store.claims); diff != "" {
+		t.Errorf("DueOrders limits (-want +got):\n%s", diff)
+	}
+	if got := len(pub.published); got != 5 {
+		t.Errorf("published %d events; want 5", got)
+	}
+	for id, r := range store.records {
+		if !r.Published {
+			t.Errorf("order %s not published", id)
+		}
+	}
+}
+
+func TestDrainOutboxPollError(t *testing.T) {
+	log := &callLog{}
+	store := newFakeStore(log)
+	store.claimErr = errors.New("dynamodb unavailable")
+	pub := &fakePublisher{log: log}
+	svc := checkout.NewService(store, pub, discard(), time.Now, opts)
+
+	svc.DrainOutbox(context.Background())
+
+	if diff := cmp.Diff([]string{"DueOrders"}, log.get()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestDrainOutboxClaimError: a claim that fails for DynamoDB's reason ends
+// the drain without publishing; the next poll tries again.
+func TestDrainOutboxClaimError(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	store := &leaseStore{records: map[string]checkout.Record{}, claimErr: errors.New("throttled")}
+	for i := range 3 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+	}
+	var published int
+	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { published++; return "sns", nil })
+	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(context.Background())
+	if published != 0 {
+		t.Errorf("published %d events after failed claims; want 0", published)
+	}
+	store.claimErr = nil
+	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(context.Background())
+	if published != 3 {
+		t.Errorf("published %d events once claims work again; want 3", published)
+	}
+}
+
+// TestDrainOutboxStopsClaiming: once the drain's context is cancelled (the
+// task is stopping), it claims no further order, so none is left leased to a
+// task that is gone; the publish under way finishes.
+func TestDrainOutboxStopsClaiming(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	store := &leaseStore{records: map[string]checkout.Record{}}
+	for i := range 3 {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { cancel(); return "sns", nil })
+	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(ctx)
+	var published, leased int
+	for _, r := range store.records {
+		switch {
+		case r.Published:
+			published++
+		case r.LeaseUntil.After(now):
+			leased++
+		}
+	}
+	if published != 1 || leased != 0 {
+		t.Errorf("after a stop: %d published, %d leased; want 1 published and none leased", published, leased)
+	}
+}
