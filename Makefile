@@ -22,10 +22,10 @@ build:
 venv: $(MOTO) $(CFNLINT)
 $(MOTO):
 	$(PYTHON3) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]>=5.1"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]==5.2.5"
 	touch $@
 $(CFNLINT): $(MOTO)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "cfn-lint>=1.0"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "cfn-lint==1.58.0"
 	touch $@
 
 ## run: provision copilot/'s resources on an emulator and run the services (Ctrl-C stops all);
@@ -57,7 +57,7 @@ vet:
 
 ## lint: staticcheck
 lint: vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 clean:
 	rm -rf bin
@@ -96,7 +96,7 @@ logs:
 # The dead-letter queue of worker SVC. CloudFormation names it
 # <stack>-DeadLetterQueue-<suffix>, the stack being $(APP)-$(ENV)-$(SVC) (on the emulator of
 # make run it is $(APP)-local-$(SVC)-DeadLetterQueue, so ENV=local works there too).
-check-worker = $(if $(filter $(SVC),$(WORKERS)),,$(error SVC must be a worker: make $@ SVC=fulfilment|promotion))
+check-worker = $(if $(and $(filter 1,$(words $(SVC))),$(filter $(SVC),$(WORKERS))),,$(error SVC must be one worker: make $@ SVC=fulfilment|promotion))
 dlq-url = $(AWS) --region $(REGION) sqs list-queues --queue-name-prefix $(APP)-$(ENV)-$(SVC)- \
 	--query 'QueueUrls[?contains(@, `/$(APP)-$(ENV)-$(SVC)-DeadLetterQueue`)] | [0]' --output text
 find-dlq = url=$$($(dlq-url)); \
@@ -233,7 +233,7 @@ render: venv $(MOTOPROXY)
 	cd tools && $(GO) run ./render -root $(CURDIR) -out $(abspath $(RENDER_DIR)) -python $(abspath $(VENV))/bin/python
 # A venv made before moto[proxy] was in make venv gets it here.
 $(MOTOPROXY): $(MOTO)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]>=5.1"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]==5.2.5"
 	touch $@
 
 # --- Mutation testing

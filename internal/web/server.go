@@ -84,7 +84,7 @@ func (s *Server) handler() http.Handler {
 		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 		s.renderError(w, http.StatusForbidden, "Request refused", "This form can only be submitted from this site.")
 	}))
-	return securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route))))
+	return strictTransport(securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route)))))
 }
 
 // route sends requests that match no pattern to the 404 page, and leaves the

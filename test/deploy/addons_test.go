@@ -60,17 +60,25 @@ func TestAddonParameters(t *testing.T) {
 					}
 				}
 			}
-			passed := map[string]bool{"App": true, "Env": true, "Name": true}
+			// A service's addons get App, Env and Name; the environment's only App and Env.
+			reserved := []string{"App", "Env", "Name"}
+			if strings.HasPrefix(f, "copilot/environments/") {
+				reserved = reserved[:2]
+			}
+			passed := map[string]bool{}
+			for _, p := range reserved {
+				passed[p] = true
+			}
 			for k := range addonsParameters(t, filepath.Join(root, filepath.Dir(f))) {
 				if passed[k] {
-					t.Errorf("addons.parameters.yml sets %s; Copilot refuses to (App, Env and Name are its own)", k)
+					t.Errorf("addons.parameters.yml sets %s; Copilot refuses to (%s are its own)", k, strings.Join(reserved, ", "))
 				}
 				if !declared[k] {
 					t.Errorf("addons.parameters.yml sets %s, which no addon template declares; Copilot refuses that", k)
 				}
 				passed[k] = true
 			}
-			for _, p := range []string{"App", "Env", "Name"} {
+			for _, p := range reserved {
 				if _, ok := tpl.Parameters[p]; !ok {
 					t.Errorf("parameter %s is not declared; want it (Copilot always passes it)", p)
 				}
