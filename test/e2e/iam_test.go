@@ -148,10 +148,7 @@ func checkIAM(w io.Writer) bool {
 	unused := map[string]map[string]bool{}
 	for key, svc := range services {
 		name, env, _ := strings.Cut(key, "/")
-		var reqs []iam.Request
-		for _, r := range allowed[name] {
-			reqs = append(reqs, r)
-		}
+		reqs := allowed[name]
 		if unused[name] == nil {
 			unused[name] = map[string]bool{}
 			for _, g := range svc.Unused(reqs) {
