@@ -33,15 +33,23 @@ $(CFNLINT): $(MOTO)
 run: build venv $(if $(filter localstack,$(EMULATOR)),localstack)
 	bin/dev run -python $(VENV)/bin/python $(if $(EMULATOR),-emulator $(EMULATOR) -localstack $(LOCALSTACK_HOME))
 
+# Every suite target starts the same way: the dev tool built, its output folder made, and the
+# stacks Copilot renders from copilot/ written into it, which the tests check (suite-env passes
+# the folder and where the IAM check writes its report).
+define prepare-suite
+	$(GO) build -o bin/ ./cmd/dev
+	mkdir -p $(1)
+	$(MAKE) --no-print-directory render RENDER_DIR=$(1)/rendered
+endef
+suite-env = RENDERED_DIR=$(CURDIR)/$(1)/rendered IAM_REPORT=$(CURDIR)/$(1)/iam-report.txt
+
 ## test: vet, the stacks Copilot renders from copilot/ (make render), every test against an emulator
 ## (AWS_ENDPOINT_URL, else LocalStack via Docker, else moto), with the rendered stacks checked and
 ## every AWS call of the binaries evaluated against their task roles, then each fuzz target for a
 ## short bounded time. Screenshots, the IAM report and other artifacts: test-output/
 test: vet venv
-	$(GO) build -o bin/ ./cmd/dev
-	mkdir -p test-output
-	$(MAKE) --no-print-directory render RENDER_DIR=test-output/rendered
-	RENDERED_DIR=$(CURDIR)/test-output/rendered IAM_REPORT=$(CURDIR)/test-output/iam-report.txt \
+	$(call prepare-suite,test-output)
+	$(call suite-env,test-output) \
 	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -artifacts -outputdir $(CURDIR)/test-output ./...
 	cd tools && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
@@ -167,11 +175,8 @@ $(LOCALSTACK): $(LOCALSTACK_SRC)
 ## test/e2e's dead-letter runbook test runs make dlq-show and make dlq-redrive.
 LS_OUT := test-output/localstack
 test-localstack: vet venv localstack
-	$(GO) build -o bin/ ./cmd/dev
-	mkdir -p $(LS_OUT)
-	$(MAKE) --no-print-directory render RENDER_DIR=$(LS_OUT)/rendered
-	REQUIRE_INTEGRATION=1 AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws \
-	RENDERED_DIR=$(CURDIR)/$(LS_OUT)/rendered IAM_REPORT=$(CURDIR)/$(LS_OUT)/iam-report.txt \
+	$(call prepare-suite,$(LS_OUT))
+	REQUIRE_INTEGRATION=1 AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws $(call suite-env,$(LS_OUT)) \
 	bin/dev exec -emulator localstack -localstack $(LOCALSTACK_HOME) -- \
 		$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/$(LS_OUT) ./...
 
@@ -206,12 +211,9 @@ localstack-image: localstack
 
 ## test-docker: make test's go test with LocalStack started by testcontainers (not in CI; see the README)
 test-docker: vet venv
-	$(GO) build -o bin/ ./cmd/dev
-	mkdir -p $(DOCKER_OUT)
-	$(MAKE) --no-print-directory render RENDER_DIR=$(DOCKER_OUT)/rendered
+	$(call prepare-suite,$(DOCKER_OUT))
 	env -u AWS_ENDPOINT_URL REQUIRE_INTEGRATION=1 LOCALSTACK_IMAGE=$(LOCALSTACK_DOCKER_IMAGE) \
-		AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws \
-		RENDERED_DIR=$(CURDIR)/$(DOCKER_OUT)/rendered IAM_REPORT=$(CURDIR)/$(DOCKER_OUT)/iam-report.txt \
+		AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws $(call suite-env,$(DOCKER_OUT)) \
 		$(GO) test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/$(DOCKER_OUT) ./...; rc=$$?; \
 	if [ "$$TESTCONTAINERS_RYUK_DISABLED" = true ]; then \
 		docker ps -aq --filter label=org.testcontainers=true | xargs -r docker rm -f >/dev/null; fi; \
@@ -282,9 +284,7 @@ mutation:
 
 ## chaos: the fault scenarios at full length, on the emulator make test uses; table in test-output/chaos.md
 chaos: vet venv
-	$(GO) build -o bin/ ./cmd/dev
-	mkdir -p test-output
-	$(MAKE) --no-print-directory render RENDER_DIR=test-output/rendered
-	CHAOS=full CHAOS_REPORT=$(CURDIR)/test-output/chaos.md RENDERED_DIR=$(CURDIR)/test-output/rendered \
+	$(call prepare-suite,test-output)
+	CHAOS=full CHAOS_REPORT=$(CURDIR)/test-output/chaos.md $(call suite-env,test-output) \
 	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./test/e2e/
 	@cat test-output/chaos.md
