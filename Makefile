@@ -224,7 +224,7 @@ test-docker: vet venv
 # product's go.mod. tools/render builds the Copilot CLI v1.34.1 from its Go module once (cached in
 # ~/.cache/pubsub-copilot), starts moto's HTTPS proxy, seeds it with what Copilot reads about a
 # deployed application, and runs `copilot svc package` for each workload and `copilot env package`:
-# the CloudFormation a deploy creates, with no AWS account. test/deploy checks it (RENDERED_DIR).
+# the CloudFormation a deploy creates, with no AWS account. test/rendered checks it (RENDERED_DIR).
 RENDER_DIR ?= infrastructure
 MOTOPROXY  := $(VENV)/.moto-proxy-installed
 

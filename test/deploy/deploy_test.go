@@ -1,20 +1,13 @@
 // Package deploy checks what `copilot svc deploy` would ship, without AWS or Docker: the
 // Dockerfiles (their go build line is compiled from the context Docker would send), the
 // manifests against the binaries that run in the containers (each binary's -check-config
-// given the environment Copilot would give it), the CloudFormation addons (with cfn-lint and
-// against the least privilege each service needs), and the stacks Copilot renders.
+// given the environment Copilot would give it), and the CloudFormation addons (with cfn-lint
+// and against the least privilege each service needs). test/rendered checks the stacks
+// Copilot renders from them.
 package deploy
 
 import (
-	"bytes"
-	"fmt"
-	"maps"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/copilot"
@@ -41,56 +34,8 @@ func service(t *testing.T, top *topology.Topology, name string) *topology.Servic
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	integration.RemoveBinaries()
 	os.Exit(code)
-}
-
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-// checkConfig runs cmd/<svc> with -check-config and exactly env: the binary loads and validates
-// its configuration and prints it, touching no AWS. It returns the settings printed (VARIABLE →
-// value), or the binary's own error, which names the variable.
-func checkConfig(t *testing.T, svc string, env map[string]string) (map[string]string, error) {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "deploy-bin-"); binErr != nil {
-			return
-		}
-		args := []string{"build", "-o", binDir + string(filepath.Separator)}
-		for _, name := range slices.Sorted(maps.Keys(wantServices)) {
-			args = append(args, "./cmd/"+name)
-		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = integration.RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	cmd := exec.Command(filepath.Join(binDir, svc), "-check-config")
-	cmd.Env = []string{} // exactly env, nothing of the test's own
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("cmd/%s -check-config: %v: %s", svc, err, strings.TrimSpace(stderr.String()))
-	}
-	settings := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		settings[k] = v
-	}
-	return settings, nil
 }
 
 // standIn is a deployment of the topology to environment "test" as far as the variables Copilot

@@ -34,16 +34,6 @@ func TestServices(t *testing.T) {
 	}
 }
 
-func TestDeadLetterQueues(t *testing.T) {
-	top := integration.LoadTopology(t)
-	for _, name := range []string{"fulfilment", "promotion"} {
-		s := service(t, top, name)
-		if got, want := s.Queue.DeadLetterTries, 3; got != want {
-			t.Errorf("%s: subscribe.queue.dead_letter.tries = %d; want %d", name, got, want)
-		}
-	}
-}
-
 // TestBinariesAcceptCopilotEnv runs each binary with -check-config and the environment Copilot
 // gives its container: what Copilot injects (for a stand-in deployment of the topology), then
 // the manifest's variables. A variable the code requires that neither sets, or a value it
@@ -63,7 +53,7 @@ func TestBinariesAcceptCopilotEnv(t *testing.T) {
 				}
 				env[k] = v
 			}
-			got, err := checkConfig(t, name, env)
+			got, err := integration.CheckConfig(t, name, env)
 			if err != nil {
 				t.Fatalf("with what Copilot injects and copilot/%s/manifest.yml's variables: %v", name, err)
 			}

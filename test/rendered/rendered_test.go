@@ -1,4 +1,10 @@
-package deploy
+// Package rendered checks the CloudFormation templates Copilot itself renders from copilot/
+// (tools/render; `make render` writes them to infrastructure/, make test to
+// test-output/rendered), which are what a deploy creates: subscriptions and filter policies,
+// queues against the workers' settings, each binary's -check-config on the rendered variables,
+// stop timeouts, the health check, and cfn-lint. The folder is named by RENDERED_DIR (relative
+// to the repository root, or absolute).
+package rendered
 
 import (
 	"bytes"
@@ -34,18 +40,20 @@ import (
 // ecsDefaultStopTimeout is how long ECS waits between SIGTERM and SIGKILL when the task
 // definition sets no StopTimeout; Fargate allows at most fargateMaxStopTimeout.
 const (
+	deadLetterTries       = 3
 	ecsDefaultStopTimeout = 30 * time.Second
 	fargateMaxStopTimeout = 120 * time.Second
 )
 
-// The tests in this file read the CloudFormation templates Copilot itself renders from
-// copilot/ (tools/render: `make render` writes them to infrastructure/), which are what a
-// deploy creates; the other tests here read the manifests as we understand them. The folder
-// is named by RENDERED_DIR (relative to the repository root, or absolute).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	integration.RemoveBinaries()
+	os.Exit(code)
+}
 
 // loadRendered returns the rendered templates, or skips (fails under REQUIRE_INTEGRATION=1)
 // when RENDERED_DIR is not set.
-func loadRendered(t *testing.T) *renderedSet {
+func loadRendered(t *testing.T) *cfn.Rendered {
 	t.Helper()
 	dir := os.Getenv("RENDERED_DIR")
 	if dir == "" {
@@ -55,7 +63,7 @@ func loadRendered(t *testing.T) *renderedSet {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(integration.RepoRoot(t), dir)
 	}
-	renderedOnce.Do(func() { renderedCache, renderedErr = readRendered(dir) })
+	renderedOnce.Do(func() { renderedCache, renderedErr = cfn.LoadRendered(dir) })
 	if renderedErr != nil {
 		t.Fatalf("RENDERED_DIR=%s: %v", dir, renderedErr)
 	}
@@ -64,78 +72,9 @@ func loadRendered(t *testing.T) *renderedSet {
 
 var (
 	renderedOnce  sync.Once
-	renderedCache *renderedSet
+	renderedCache *cfn.Rendered
 	renderedErr   error
 )
-
-// renderedSet is one render: render.json and the templates it lists, parsed.
-type renderedSet struct {
-	Dir  string
-	Info struct {
-		Copilot, App, Env, Region string
-		Workloads                 []struct{ Name, Type string }
-		Files                     []string
-	}
-	Stacks    map[string]*cfn.Template     // each workload's stack, by workload
-	Params    map[string]map[string]string // its stack's parameter values
-	Addons    map[string]*cfn.Template     // its addons stack, when it has addons
-	Env       *cfn.Template                // the environment's stack
-	EnvParams map[string]string
-}
-
-// readRendered reads dir as tools/render leaves it. The file names are Copilot's own:
-// <workload>-<env>.stack.yml and .params.json, <workload>.addons.stack.yml, <env>.env.yml and
-// <env>.env.params.json.
-func readRendered(dir string) (*renderedSet, error) {
-	r := &renderedSet{Dir: dir, Stacks: map[string]*cfn.Template{}, Params: map[string]map[string]string{}, Addons: map[string]*cfn.Template{}}
-	b, err := os.ReadFile(filepath.Join(dir, "render.json"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a folder tools/render wrote (make render)", err)
-	}
-	if err := json.Unmarshal(b, &r.Info); err != nil {
-		return nil, fmt.Errorf("render.json: %w", err)
-	}
-	if len(r.Info.Workloads) == 0 || r.Info.Env == "" {
-		return nil, errors.New("render.json names no workload or no environment")
-	}
-	for _, w := range r.Info.Workloads {
-		if r.Stacks[w.Name], err = cfn.Load(filepath.Join(dir, w.Name+"-"+r.Info.Env+".stack.yml")); err != nil {
-			return nil, err
-		}
-		if r.Params[w.Name], err = cfn.LoadParams(filepath.Join(dir, w.Name+"-"+r.Info.Env+".params.json")); err != nil {
-			return nil, err
-		}
-		addons := filepath.Join(dir, w.Name+".addons.stack.yml")
-		if _, err := os.Stat(addons); err == nil {
-			if r.Addons[w.Name], err = cfn.Load(addons); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if r.Env, err = cfn.Load(filepath.Join(dir, r.Info.Env+".env.yml")); err != nil {
-		return nil, err
-	}
-	if r.EnvParams, err = cfn.LoadParams(filepath.Join(dir, r.Info.Env+".env.params.json")); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// workloads lists the rendered workloads of one Copilot type.
-func (r *renderedSet) workloads(typ string) []string {
-	var out []string
-	for _, w := range r.Info.Workloads {
-		if w.Type == typ {
-			out = append(out, w.Name)
-		}
-	}
-	return out
-}
-
-// stackFile names a workload's rendered stack in messages.
-func (r *renderedSet) stackFile(svc string) string {
-	return filepath.Join(filepath.Base(r.Dir), svc+"-"+r.Info.Env+".stack.yml")
-}
 
 // TestRenderedIsCurrent: the render is of this copilot/: the same workloads, and each stack
 // carries (in Metadata.Manifest) the manifest it was rendered from, which must be today's.
@@ -164,7 +103,7 @@ func TestRenderedIsCurrent(t *testing.T) {
 		}
 		// Copilot embeds the manifest without its blank lines.
 		if diff := cmp.Diff(nonBlankLines(string(b)), nonBlankLines(embedded)); diff != "" {
-			t.Errorf("%s: rendered from another copilot/%s/manifest.yml (-workspace +rendered); run make render:\n%s", r.stackFile(w.Name), w.Name, diff)
+			t.Errorf("%s: rendered from another copilot/%s/manifest.yml (-workspace +rendered); run make render:\n%s", r.StackFile(w.Name), w.Name, diff)
 		}
 	}
 }
@@ -207,10 +146,10 @@ func TestRenderedSubscriptions(t *testing.T) {
 				}
 			}
 			if len(subs) != 1 {
-				t.Fatalf("%s: subscriptions delivering to queue %s: %q; want exactly one (to %s)", r.stackFile(tc.svc), queue, subs, events.Topic)
+				t.Fatalf("%s: subscriptions delivering to queue %s: %q; want exactly one (to %s)", r.StackFile(tc.svc), queue, subs, events.Topic)
 			}
 			props := stack.Resources[subs[0]].Properties
-			where := fmt.Sprintf("%s: subscription %s", r.stackFile(tc.svc), subs[0])
+			where := fmt.Sprintf("%s: subscription %s", r.StackFile(tc.svc), subs[0])
 			if arn := fmt.Sprint(props["TopicArn"]); !strings.Contains(arn, "-"+events.PublisherService+"-"+events.Topic) {
 				t.Errorf("%s: TopicArn %s; want the topic %s of %s", where, arn, events.Topic, events.PublisherService)
 			}
@@ -257,12 +196,12 @@ func compactJSON(v any) string {
 // The worker's values are what its -check-config prints given the rendered variables.
 func TestRenderedQueues(t *testing.T) {
 	r := loadRendered(t)
-	for _, svc := range r.workloads(topology.TypeWorker) {
+	for _, svc := range r.Workloads(topology.TypeWorker) {
 		t.Run(svc, func(t *testing.T) {
 			cfg := renderedConfig(t, r, svc)
 			queue := workerQueue(t, r, svc)
 			props := r.Stacks[svc].Resources[queue].Properties
-			where := fmt.Sprintf("%s: queue %s", r.stackFile(svc), queue)
+			where := fmt.Sprintf("%s: queue %s", r.StackFile(svc), queue)
 
 			redrive, _ := props["RedrivePolicy"].(map[string]any)
 			if redrive == nil {
@@ -271,8 +210,12 @@ func TestRenderedQueues(t *testing.T) {
 				if dlq, _, ok := cfn.GetAtt(redrive["deadLetterTargetArn"]); !ok || r.Stacks[svc].Resources[dlq].Type != "AWS::SQS::Queue" {
 					t.Errorf("%s: deadLetterTargetArn %v; want the Arn of a queue of the stack", where, redrive["deadLetterTargetArn"])
 				}
-				if n, err := wholeNumber(redrive["maxReceiveCount"]); err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
+				n, err := wholeNumber(redrive["maxReceiveCount"])
+				if err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
 					t.Errorf("%s: redrive maxReceiveCount = %v (%v); the worker counts to WORKER_MAX_RECEIVES=%s", where, redrive["maxReceiveCount"], err, cfg["WORKER_MAX_RECEIVES"])
+				}
+				if n != deadLetterTries {
+					t.Errorf("%s: redrive maxReceiveCount = %d; want %d (DESIGN.md: the DLQ after 3 tries)", where, n, deadLetterTries)
 				}
 			}
 			vis := 30 // SQS's default when the property is absent
@@ -314,12 +257,12 @@ func TestRenderedVariables(t *testing.T) {
 				}
 				switch {
 				case r.Stacks[w.Name].Resources[res].Type != "AWS::CloudFormation::Stack":
-					t.Errorf("%s: %s comes from %s, which is not a nested stack of the template", r.stackFile(w.Name), name, res)
+					t.Errorf("%s: %s comes from %s, which is not a nested stack of the template", r.StackFile(w.Name), name, res)
 				case addons == nil:
-					t.Errorf("%s: %s comes from the addons stack, and no %s.addons.stack.yml was rendered", r.stackFile(w.Name), name, w.Name)
+					t.Errorf("%s: %s comes from the addons stack, and no %s.addons.stack.yml was rendered", r.StackFile(w.Name), name, w.Name)
 				case !exists:
 					t.Errorf("%s: %s comes from addons output %s; %s.addons.stack.yml has outputs %q",
-						r.stackFile(w.Name), name, output, w.Name, slices.Sorted(maps.Keys(addons.Outputs)))
+						r.StackFile(w.Name), name, output, w.Name, slices.Sorted(maps.Keys(addons.Outputs)))
 				}
 			}
 		})
@@ -341,22 +284,22 @@ func TestRenderedStopTimeout(t *testing.T) {
 			if v, ok := containerEnv(t, r, w.Name).container["StopTimeout"]; ok {
 				n, err := wholeNumber(v)
 				if err != nil {
-					t.Fatalf("%s: StopTimeout: %v", r.stackFile(w.Name), err)
+					t.Fatalf("%s: StopTimeout: %v", r.StackFile(w.Name), err)
 				}
 				stop = time.Duration(n) * time.Second
 			} else if w.Type == topology.TypeWorker {
-				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the drain budget it bounds", r.stackFile(w.Name))
+				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the drain budget it bounds", r.StackFile(w.Name))
 			}
 			budget, err := time.ParseDuration(renderedConfig(t, r, w.Name)[variable])
 			if err != nil {
-				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.stackFile(w.Name), variable, w.Name, err)
+				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.StackFile(w.Name), variable, w.Name, err)
 			}
 			if stop <= budget {
 				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %s=%v, or ECS kills the task before in-flight work ends",
-					r.stackFile(w.Name), stop, variable, budget)
+					r.StackFile(w.Name), stop, variable, budget)
 			}
 			if stop > fargateMaxStopTimeout {
-				t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", r.stackFile(w.Name), stop, fargateMaxStopTimeout)
+				t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", r.StackFile(w.Name), stop, fargateMaxStopTimeout)
 			}
 		})
 	}
@@ -366,15 +309,15 @@ func TestRenderedStopTimeout(t *testing.T) {
 // with a status its matcher accepts, so a healthy task is kept in service.
 func TestRenderedHealthCheck(t *testing.T) {
 	r := loadRendered(t)
-	for _, svc := range r.workloads(topology.TypeLoadBalancedWeb) {
+	for _, svc := range r.Workloads(topology.TypeLoadBalancedWeb) {
 		t.Run(svc, func(t *testing.T) {
 			stack := r.Stacks[svc]
 			groups := stack.OfType("AWS::ElasticLoadBalancingV2::TargetGroup")
 			if len(groups) != 1 {
-				t.Fatalf("%s: target groups %q; want one", r.stackFile(svc), groups)
+				t.Fatalf("%s: target groups %q; want one", r.StackFile(svc), groups)
 			}
 			props := stack.Resources[groups[0]].Properties
-			where := fmt.Sprintf("%s: target group %s", r.stackFile(svc), groups[0])
+			where := fmt.Sprintf("%s: target group %s", r.StackFile(svc), groups[0])
 			path := "/" // the target group's default
 			if p, ok := props["HealthCheckPath"].(string); ok {
 				path = p
@@ -482,7 +425,7 @@ type lintFinding struct {
 // balancer). The listener exists only under the condition ExportInternalHTTPSListener, false
 // unless the environment has internal load-balanced workloads with HTTPS; the error is accepted
 // only there, and only while the rendered parameters keep that condition false.
-func acceptedLintError(r *renderedSet, f lintFinding) (string, bool) {
+func acceptedLintError(r *cfn.Rendered, f lintFinding) (string, bool) {
 	const resource = "InternalHTTPSListener"
 	if f.Rule.ID != "E3676" || f.Filename != r.Info.Env+".env.yml" ||
 		len(f.Location.Path) < 2 || f.Location.Path[0] != "Resources" || f.Location.Path[1] != resource {
@@ -508,7 +451,7 @@ type renderedEnv struct {
 
 // renderedConfig is the configuration cmd/<svc> prints with -check-config given the variables of
 // its rendered task definition; the test fails, with the binary's message, if it refuses them.
-func renderedConfig(t *testing.T, r *renderedSet, svc string) map[string]string {
+func renderedConfig(t *testing.T, r *cfn.Rendered, svc string) map[string]string {
 	t.Helper()
 	// The container's environment as the binary would see it: literal values as they are,
 	// values CloudFormation resolves at deploy time (a queue URL, an addon output) as a
@@ -522,16 +465,16 @@ func renderedConfig(t *testing.T, r *renderedSet, svc string) map[string]string 
 			env[k] = "resolved-on-deploy:" + compactJSON(v)
 		}
 	}
-	cfg, err := checkConfig(t, svc, env)
+	cfg, err := integration.CheckConfig(t, svc, env)
 	if err != nil {
-		t.Fatalf("%s: the variables of the rendered task definition (%q): %v", r.stackFile(svc), slices.Sorted(maps.Keys(env)), err)
+		t.Fatalf("%s: the variables of the rendered task definition (%q): %v", r.StackFile(svc), slices.Sorted(maps.Keys(env)), err)
 	}
 	return cfg
 }
 
 // containerEnv returns the main container (the one named after the workload) of the
 // workload's task definition.
-func containerEnv(t *testing.T, r *renderedSet, svc string) renderedEnv {
+func containerEnv(t *testing.T, r *cfn.Rendered, svc string) renderedEnv {
 	t.Helper()
 	stack := r.Stacks[svc]
 	if stack == nil {
@@ -539,7 +482,7 @@ func containerEnv(t *testing.T, r *renderedSet, svc string) renderedEnv {
 	}
 	defs := stack.OfType("AWS::ECS::TaskDefinition")
 	if len(defs) != 1 {
-		t.Fatalf("%s: task definitions %q; want one", r.stackFile(svc), defs)
+		t.Fatalf("%s: task definitions %q; want one", r.StackFile(svc), defs)
 	}
 	containers, _ := stack.Resources[defs[0]].Properties["ContainerDefinitions"].([]any)
 	var main map[string]any
@@ -550,7 +493,7 @@ func containerEnv(t *testing.T, r *renderedSet, svc string) renderedEnv {
 		}
 	}
 	if main == nil {
-		t.Fatalf("%s: task definition %s has no container named after the workload (Ref WorkloadName)", r.stackFile(svc), defs[0])
+		t.Fatalf("%s: task definition %s has no container named after the workload (Ref WorkloadName)", r.StackFile(svc), defs[0])
 	}
 	e := renderedEnv{container: main, vars: map[string]any{}}
 	list, _ := main["Environment"].([]any)
@@ -558,10 +501,10 @@ func containerEnv(t *testing.T, r *renderedSet, svc string) renderedEnv {
 		m, _ := kv.(map[string]any)
 		name, _ := m["Name"].(string)
 		if name == "" {
-			t.Fatalf("%s: an Environment entry without a Name: %v", r.stackFile(svc), kv)
+			t.Fatalf("%s: an Environment entry without a Name: %v", r.StackFile(svc), kv)
 		}
 		if _, dup := e.vars[name]; dup {
-			t.Errorf("%s: %s is set twice in the task definition", r.stackFile(svc), name)
+			t.Errorf("%s: %s is set twice in the task definition", r.StackFile(svc), name)
 		}
 		e.vars[name] = m["Value"]
 	}
@@ -569,12 +512,12 @@ func containerEnv(t *testing.T, r *renderedSet, svc string) renderedEnv {
 }
 
 // workerQueue returns the queue a worker reads: the resource COPILOT_QUEUE_URI refers to.
-func workerQueue(t *testing.T, r *renderedSet, svc string) string {
+func workerQueue(t *testing.T, r *cfn.Rendered, svc string) string {
 	t.Helper()
 	env := containerEnv(t, r, svc)
 	q, ok := cfn.Ref(env.vars["COPILOT_QUEUE_URI"])
 	if !ok || r.Stacks[svc].Resources[q].Type != "AWS::SQS::Queue" {
-		t.Fatalf("%s: COPILOT_QUEUE_URI = %v; want a Ref to a queue of the stack", r.stackFile(svc), env.vars["COPILOT_QUEUE_URI"])
+		t.Fatalf("%s: COPILOT_QUEUE_URI = %v; want a Ref to a queue of the stack", r.StackFile(svc), env.vars["COPILOT_QUEUE_URI"])
 	}
 	return q
 }

@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	built    = map[string]error{} // cmd/<name> built into builtDir, and how
+	builtMu  sync.Mutex
+	builtDir string
+)
+
+// Binary builds cmd/<name> once per test process and returns its path. A package whose tests
+// call it removes the builds in its TestMain with RemoveBinaries.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if builtDir == "" {
+		dir, err := os.MkdirTemp("", "pubsub-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		builtDir = dir
+	}
+	err, ok := built[name]
+	if !ok {
+		cmd := exec.Command("go", "build", "-o", builtDir+string(filepath.Separator), "./cmd/"+name)
+		cmd.Dir = RepoRoot(t)
+		if out, cerr := cmd.CombinedOutput(); cerr != nil {
+			err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, cerr, out)
+		}
+		built[name] = err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(builtDir, name)
+}
+
+// RemoveBinaries removes what Binary built.
+func RemoveBinaries() {
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+}
+
+// CheckConfig runs cmd/<svc> with -check-config and exactly env: the binary loads and
+// validates its configuration and prints it, touching no AWS. It returns the settings printed
+// (VARIABLE → value), or the binary's own error, which names the variable.
+func CheckConfig(t testing.TB, svc string, env map[string]string) (map[string]string, error) {
+	t.Helper()
+	cmd := exec.Command(Binary(t, svc), "-check-config")
+	cmd.Env = []string{} // exactly env, nothing of the test's own
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("cmd/%s -check-config: %v: %s", svc, err, strings.TrimSpace(stderr.String()))
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		settings[k] = v
+	}
+	return settings, nil
+}
