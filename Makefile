@@ -5,8 +5,8 @@
 GO      ?= go
 VENV    ?= .venv
 PYTHON3 ?= python3
-MOTO    := $(VENV)/.moto-installed
-CFNLINT := $(VENV)/.cfn-lint-installed
+MOTO    := $(VENV)/.moto-lock-installed
+MOTOLOCK := emulators/moto/requirements.lock
 SERVICES := publisher fulfilment promotion
 
 .PHONY: all build run test test-unit vet lint venv clean
@@ -19,13 +19,12 @@ build:
 
 ## venv: a Python virtual environment with moto server (the local AWS emulator) and cfn-lint
 ## (test/deploy lints copilot/*/addons/*.yml with it)
-venv: $(MOTO) $(CFNLINT)
-$(MOTO):
+## Every Python package is pinned in $(MOTOLOCK) and installed without resolving anything.
+venv: $(MOTO)
+$(MOTO): $(MOTOLOCK)
 	$(PYTHON3) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]==5.2.5"
-	touch $@
-$(CFNLINT): $(MOTO)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "cfn-lint==1.58.0"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $(MOTOLOCK)
+	$(VENV)/bin/pip check
 	touch $@
 
 ## run: provision copilot/'s resources on an emulator and run the services (Ctrl-C stops all);
@@ -226,17 +225,12 @@ test-docker: vet venv
 # deployed application, and runs `copilot svc package` for each workload and `copilot env package`:
 # the CloudFormation a deploy creates, with no AWS account. test/rendered checks it (RENDERED_DIR).
 RENDER_DIR ?= infrastructure
-MOTOPROXY  := $(VENV)/.moto-proxy-installed
 
 .PHONY: render
 
 ## render: the templates Copilot deploys, rendered from copilot/ into RENDER_DIR (infrastructure/)
-render: venv $(MOTOPROXY)
+render: venv
 	cd tools && $(GO) run ./render -root $(CURDIR) -out $(abspath $(RENDER_DIR)) -python $(abspath $(VENV))/bin/python
-# A venv made before moto[proxy] was in make venv gets it here.
-$(MOTOPROXY): $(MOTO)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server,proxy]==5.2.5"
-	touch $@
 
 # --- Mutation testing
 # gremlins (github.com/go-gremlins/gremlins, run at a fixed version with go run, so it is no

@@ -108,8 +108,14 @@ func TestDockerfiles(t *testing.T) {
 			} else if got := eps[len(eps)-1].CmdLine; len(got) == 0 || got[0] != binary {
 				t.Errorf("%s: ENTRYPOINT %q; want [%q], the copied binary", at(file, eps[len(eps)-1]), got, binary)
 			}
+			for _, st := range stages { // a tag moves; a digest is what was reviewed
+				if _, digest, _ := strings.Cut(st.BaseName, "@"); st.BaseName != "scratch" && !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) {
+					t.Errorf("%s: FROM %s; want it pinned by digest (image:tag@sha256:...)", file, st.BaseName)
+				}
+			}
 			// Without a USER line the base image decides; distroless's :nonroot tags run as uid 65532.
-			user, nonRoot := "root (no USER, and the base image's default)", strings.Contains(final.BaseName+"-", ":nonroot-")
+			tag, _, _ := strings.Cut(final.BaseName, "@")
+			user, nonRoot := "root (no USER, and the base image's default)", strings.Contains(tag+"-", ":nonroot-")
 			for _, u := range commands[*instructions.UserCommand](final) {
 				name, _, _ := strings.Cut(u.User, ":")
 				user, nonRoot = u.User, name != "root" && name != "0"

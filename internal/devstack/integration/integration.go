@@ -29,8 +29,9 @@ import (
 )
 
 // DefaultLocalStackImage is the last LocalStack image that starts without an
-// auth token; LOCALSTACK_IMAGE overrides it.
-const DefaultLocalStackImage = "localstack/localstack:4.14.0"
+// auth token; LOCALSTACK_IMAGE overrides it (make test-docker: an image built
+// here). Pinned by digest: a tag can be pushed again.
+const DefaultLocalStackImage = "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a"
 
 // Emulator is a reachable AWS emulator.
 type Emulator struct {
