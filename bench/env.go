@@ -32,6 +32,7 @@ type env struct {
 	queueURL   string // the fulfilment worker's queue
 	promoURL   string // the promotion worker's queue
 	fulfilTbl  string // fulfilmentsTable
+	couponsTbl string // couponsTable
 	ordersTbl  string // ordersTable
 	teardownFn func()
 }
@@ -65,10 +66,10 @@ func (b *bench) provision(ctx context.Context) (*env, error) {
 	}
 	e.topicName = e.topicARN[strings.LastIndexByte(e.topicARN, ':')+1:]
 	e.queueURL, e.promoURL = ful.QueueURL, promo.QueueURL
-	e.fulfilTbl, e.ordersTbl = ful.Tables["fulfilmentsTable"], pub.Tables["ordersTable"]
-	if e.fulfilTbl == "" || e.ordersTbl == "" {
+	e.fulfilTbl, e.ordersTbl, e.couponsTbl = ful.Tables["fulfilmentsTable"], pub.Tables["ordersTable"], promo.Tables["couponsTable"]
+	if e.fulfilTbl == "" || e.ordersTbl == "" || e.couponsTbl == "" {
 		e.teardown()
-		return nil, fmt.Errorf("environment %s: no fulfilmentsTable or ordersTable in the topology", name)
+		return nil, fmt.Errorf("environment %s: no fulfilmentsTable, ordersTable or couponsTable in the topology", name)
 	}
 	return e, nil
 }

@@ -18,10 +18,22 @@ type row struct {
 	ratio              string
 }
 
-// report is the one table a run prints, with a short header and notes.
+// report is the one table a run prints, with a short header and notes, and
+// any further tables after it.
 type report struct {
 	header []string
 	rows   []row
+	notes  []string
+	tables []table
+}
+
+// table is a further table: a title, columns (those named in right are
+// right-aligned: numbers) and notes under it.
+type table struct {
+	title  string
+	header []string
+	right  map[int]bool
+	rows   [][]string
 	notes  []string
 }
 
@@ -42,6 +54,12 @@ func (r *report) add(figure string, value, baseline float64, format, label strin
 		ratio = fmt.Sprintf("%.2f", value/baseline)
 	}
 	r.rows = append(r.rows, row{figure: figure, value: num(value), baseNum: num(baseline), baseLabel: label, ratio: ratio})
+}
+
+// addText appends a figure whose value and baseline are already formatted
+// (money, which is never a float here).
+func (r *report) addText(figure, value, baseNum, baseLabel, ratio string) {
+	r.rows = append(r.rows, row{figure: figure, value: value, baseNum: baseNum, baseLabel: baseLabel, ratio: ratio})
 }
 
 func (r *report) note(format string, args ...any) {
@@ -116,6 +134,95 @@ func (r *report) writeText(out io.Writer) {
 			fmt.Fprintln(out, "- "+n)
 		}
 	}
+	for _, t := range r.tables {
+		t.writeText(out)
+	}
+}
+
+// writeText prints t with aligned columns.
+func (t table) writeText(out io.Writer) {
+	runes := func(s string) int { return len([]rune(s)) }
+	width := make([]int, len(t.header))
+	for i, h := range t.header {
+		width[i] = runes(h)
+	}
+	for _, row := range t.rows {
+		for i, c := range row {
+			if i < len(width) {
+				width[i] = max(width[i], runes(c))
+			}
+		}
+	}
+	line := func(cs []string) {
+		var b strings.Builder
+		for i := range width {
+			c := ""
+			if i < len(cs) {
+				c = cs[i]
+			}
+			pad := strings.Repeat(" ", width[i]-runes(c))
+			if t.right[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+			if i < len(width)-1 {
+				b.WriteString("  ")
+			}
+		}
+		fmt.Fprintln(out, strings.TrimRight(b.String(), " "))
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, t.title)
+	fmt.Fprintln(out)
+	line(t.header)
+	sep := make([]string, len(width))
+	for i, w := range width {
+		sep[i] = strings.Repeat("-", w)
+	}
+	line(sep)
+	for _, row := range t.rows {
+		line(row)
+	}
+	if len(t.notes) > 0 {
+		fmt.Fprintln(out)
+		for _, n := range t.notes {
+			fmt.Fprintln(out, "- "+n)
+		}
+	}
+}
+
+// writeMarkdown writes t as a Markdown table under a bold title.
+func (t table) writeMarkdown(out io.Writer) {
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "**%s**\n\n", esc(t.title))
+	cells := make([]string, len(t.header))
+	aligns := make([]string, len(t.header))
+	for i, h := range t.header {
+		cells[i] = esc(h)
+		aligns[i] = "---"
+		if t.right[i] {
+			aligns[i] = "---:"
+		}
+	}
+	fmt.Fprintf(out, "| %s |\n", strings.Join(cells, " | "))
+	fmt.Fprintf(out, "| %s |\n", strings.Join(aligns, " | "))
+	for _, row := range t.rows {
+		cs := make([]string, len(t.header))
+		for i := range cs {
+			if i < len(row) {
+				cs[i] = esc(row[i])
+			}
+		}
+		fmt.Fprintf(out, "| %s |\n", strings.Join(cs, " | "))
+	}
+	if len(t.notes) > 0 {
+		fmt.Fprintln(out)
+		for _, n := range t.notes {
+			fmt.Fprintln(out, "- "+esc(n))
+		}
+	}
 }
 
 // writeMarkdown writes the same table as Markdown, to paste into the README.
@@ -143,6 +250,9 @@ func (r *report) writeMarkdown(out io.Writer) {
 		for _, n := range r.notes {
 			fmt.Fprintln(out, "- "+esc(n))
 		}
+	}
+	for _, t := range r.tables {
+		t.writeMarkdown(out)
 	}
 }
 

@@ -42,6 +42,9 @@ type bench struct {
 	top *topology.Topology
 	opt options
 	out io.Writer // progress lines
+	// busy is the engine's throughput round nearest the median, once the
+	// worker figures ran: the SQS calls of a worker whose queue never empties.
+	busy *throughputResult
 }
 
 func (b *bench) progress(format string, args ...any) {
@@ -63,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&opt.concurrency, "concurrency", 10, "handlers at once, for every worker contender")
 	fs.Float64Var(&opt.rate, "rate", 20, "orders published per second for the latency figure")
 	fs.IntVar(&opt.clients, "clients", 8, "concurrent clients placing orders")
-	fs.StringVar(&opt.only, "only", "", "run only the worker or the publisher figures")
+	fs.StringVar(&opt.only, "only", "", "run only the worker, the publisher or the cost figures")
 	fs.BoolVar(&opt.quiet, "q", false, "no progress lines, only the table")
 	workspace := fs.String("copilot", "../copilot", "the Copilot workspace the environments are provisioned from")
 	python := fs.String("python", "../.venv/bin/python", "the Python with moto[server], used when AWS_ENDPOINT_URL is unset and to read moto's version")
@@ -79,8 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("-duration %s over -rounds %d: each round needs at least 1s", opt.duration, opt.rounds)
 	case opt.backlog < 10 || opt.concurrency < 1 || opt.clients < 1 || opt.rate <= 0 || opt.idle <= 0 || opt.warmup < 0:
 		return errors.New("-backlog must be at least 10; -concurrency, -clients, -rate and -idle positive; -warmup not negative")
-	case opt.only != "" && opt.only != "worker" && opt.only != "publisher":
-		return fmt.Errorf("-only %q: want worker or publisher", opt.only)
+	case opt.only != "" && opt.only != "worker" && opt.only != "publisher" && opt.only != "cost":
+		return fmt.Errorf("-only %q: want worker, publisher or cost", opt.only)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -120,13 +123,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	// Scenarios, one after another; each stops its goroutines and deletes
 	// its environment before the next starts.
-	if opt.only != "publisher" {
+	if opt.only == "" || opt.only == "worker" {
 		if err := b.workerFigures(ctx, rep); err != nil {
 			return err
 		}
 	}
-	if opt.only != "worker" {
+	if opt.only == "" || opt.only == "publisher" {
 		if err := b.publisherFigures(ctx, rep); err != nil {
+			return err
+		}
+	}
+	if opt.only == "" || opt.only == "cost" {
+		if err := b.costFigures(ctx, rep); err != nil {
 			return err
 		}
 	}

@@ -30,8 +30,10 @@ type throughputResult struct {
 	rate      float64 // messages processed per second in the window
 	processed int64   // in the window
 	reqPerMsg float64 // SQS requests per processed message in the window
-	// calls is the engine's SQS calls in the window by kind, per message.
-	calls string
+	// calls is the engine's SQS calls in the window by kind, per message;
+	// receives, deletes and visibility are those calls counted.
+	calls                         string
+	receives, deletes, visibility int64
 }
 
 // throughput runs one contender on a fresh fulfilment queue that a producer
@@ -103,6 +105,7 @@ func (b *bench) throughput(ctx context.Context, kind string, window time.Duratio
 		r.reqPerMsg = float64(c1-c0) / float64(n)
 		per := func(a, b int64) float64 { return float64(b-a) / float64(n) }
 		r.calls = fmt.Sprintf("ReceiveMessage %.2f, DeleteMessageBatch %.2f, ChangeMessageVisibility %.2f", per(r0, r1), per(d0, d1), per(v0, v1))
+		r.receives, r.deletes, r.visibility = r1-r0, d1-d0, v1-v0
 	}
 	return r, nil
 }

@@ -141,7 +141,15 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	fmt.Fprintf(stdout, "dev: dead letters, from another terminal: AWS_ENDPOINT_URL=%s make dlq-show SVC=fulfilment ENV=%s REGION=%s\n", endpoint, o.envName, cfg.Region)
 
 	g := procgroup.New(stdout)
+	// Every 10 seconds while orders flow, a line per service from the
+	// metrics they write (written every 5 seconds here, unless set).
+	sum := newSummary()
+	g.Tap(sum.feed)
+	go sum.report(ctx, stdout, 10*time.Second)
 	base := append(os.Environ(), emuEnv...)
+	if getenv("METRICS_INTERVAL") == "" {
+		base = append(base, "METRICS_INTERVAL=5s")
+	}
 	for _, s := range top.Services {
 		env := append(append([]string{}, base...), dep.Services[s.Name].Environ()...)
 		// The SDK puts the app id in each request's User-Agent, so the

@@ -6,12 +6,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
-	"github.com/pubsub-app/pubsub/internal/logging"
+	"github.com/pubsub-app/pubsub/cmd/internal/telemetry"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
@@ -28,17 +27,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if checkOnly {
 		return envconf.Print(stdout, cfg)
 	}
-	log := logging.New(stdout, "promotion", cfg.LogLevel)
-
-	// AWS: region, credentials and endpoints come from the SDK's own loading.
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	tel, err := telemetry.Start(ctx, stdout, telemetry.Settings{
+		Service: "promotion", LogLevel: cfg.LogLevel, MetricsInterval: cfg.MetricsInterval,
+		OTLPEndpoint: cfg.OTLPEndpoint, TraceSampleRatio: cfg.TraceSampleRatio,
+	})
 	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
+		return err
 	}
+	defer tel.Stop() // after the drain: the last spans and metrics
+	log, rec, awsCfg := tel.Log, tel.Metrics, tel.AWS
 
 	engine := cfg.Engine()
+	engine.Name = "promotion" // its spans: "promotion process"
 	log.Info("worker starting", "queue_url", engine.QueueURL, "table", cfg.Table,
 		"topic", engine.Topic, "concurrency", engine.Concurrency, "drain_timeout", engine.DrainTimeout.String())
 	h := promotion.NewHandler(dynamodb.NewFromConfig(awsCfg), cfg.Table, time.Now)
-	return worker.New(sqs.NewFromConfig(awsCfg), h, engine, log).Run(ctx)
+	return worker.New(sqs.NewFromConfig(awsCfg), h, engine, log).WithMetrics(rec).Run(ctx)
 }

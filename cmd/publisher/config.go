@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"regexp"
 	"time"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
@@ -19,6 +20,12 @@ type Config struct {
 	ListenHost string `env:"LISTEN_HOST"`
 	// From the ordersTable addon's output ordersTableName.
 	OrdersTable string `env:"ORDERS_TABLE_NAME, required"`
+	// The workers' tables, which the order page reads (GetItem only) to show
+	// the order's journey; set in the manifest's variables, under the names
+	// the workers get them by. Required: a deploy without them would show
+	// every order's journey as unknown, so the task stops at start-up instead.
+	FulfilmentsTable string `env:"FULFILMENTS_TABLE_NAME, required"`
+	CouponsTable     string `env:"COUPONS_TABLE_NAME, required"`
 	// Injected by Copilot for publish.topics; must hold events.Topic (ordersTopic).
 	TopicARNs copilot.TopicARNs `env:"COPILOT_SNS_TOPIC_ARNS, required"`
 	// How long requests in flight may finish after SIGTERM; below the task's StopTimeout.
@@ -34,6 +41,17 @@ type Config struct {
 	OutboxRetryMax  time.Duration `env:"OUTBOX_RETRY_MAX, default=1m"`
 
 	LogLevel string `env:"LOG_LEVEL, default=info"`
+	// How often metrics are written to stdout in CloudWatch's Embedded
+	// Metric Format (internal/metrics): CloudWatch's standard resolution.
+	MetricsInterval time.Duration `env:"METRICS_INTERVAL, default=1m"`
+	// Where spans go (internal/tracing): the OTLP/HTTP base URL of the
+	// collector, on ECS Copilot's awsxray sidecar (the manifest sets it);
+	// unset, nothing is traced.
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	// The share of traces started here that are kept, 0 to 1 (X-Ray bills
+	// $5 per million traces recorded); a continued trace keeps its origin's
+	// decision.
+	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO, default=1"`
 }
 
 func loadConfig(getenv func(string) string) (Config, error) {
@@ -48,6 +66,13 @@ func (c *Config) Validate(chk *envconf.Check) {
 		chk.Failf(&c.ListenHost, "want an IP address, or empty for every interface")
 	}
 	chk.Int(&c.Port, 1, 65535)
+	// Written by hand in the manifest (an addon output is CloudFormation's
+	// own): a value Copilot did not interpolate fails here, not on every read.
+	for _, t := range []*string{&c.FulfilmentsTable, &c.CouponsTable} {
+		if !tableName.MatchString(*t) {
+			chk.Failf(t, "want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'")
+		}
+	}
 	if _, err := c.TopicARNs.ARN(events.Topic); err != nil {
 		chk.Failf(&c.TopicARNs, "want the topic %q (the manifest's publish.topics declares the topics)", events.Topic)
 	}
@@ -62,7 +87,13 @@ func (c *Config) Validate(chk *envconf.Check) {
 		chk.Failf(&c.OutboxRetryMax, "want at least %s (%s)", chk.Name(&c.OutboxRetryBase), c.OutboxRetryBase)
 	}
 	chk.LogLevel(&c.LogLevel)
+	chk.Duration(&c.MetricsInterval, time.Second, time.Hour)
+	chk.HTTPURL(&c.OTLPEndpoint)
+	chk.Ratio(&c.TraceSampleRatio)
 }
+
+// tableName is what DynamoDB accepts as a table name.
+var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 
 // TopicARN is the ARN of the orders topic.
 func (c Config) TopicARN() string { return c.TopicARNs[events.Topic] }

@@ -19,6 +19,9 @@ func testEnv(set map[string]string) func(string) string {
 	env := map[string]string{
 		"ORDERS_TABLE_NAME":      "pubsub-test-publisher-orders",
 		"COPILOT_SNS_TOPIC_ARNS": `{"ordersTopic":"` + testTopicARN + `"}`,
+		// The manifest's, as Copilot interpolates them.
+		"FULFILMENTS_TABLE_NAME": "pubsub-test-fulfilment-fulfilmentsTable",
+		"COUPONS_TABLE_NAME":     "pubsub-test-promotion-couponsTable",
 	}
 	for k, v := range set {
 		env[k] = v
@@ -32,16 +35,20 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Port:            5000,
-		OrdersTable:     "pubsub-test-publisher-orders",
-		TopicARNs:       copilot.TopicARNs{"ordersTopic": testTopicARN},
-		ShutdownTimeout: 20 * time.Second,
-		PublishTimeout:  5 * time.Second,
-		OutboxLease:     30 * time.Second,
-		OutboxInterval:  2 * time.Second,
-		OutboxRetryBase: 2 * time.Second,
-		OutboxRetryMax:  time.Minute,
-		LogLevel:        "info",
+		Port:             5000,
+		OrdersTable:      "pubsub-test-publisher-orders",
+		FulfilmentsTable: "pubsub-test-fulfilment-fulfilmentsTable",
+		CouponsTable:     "pubsub-test-promotion-couponsTable",
+		TopicARNs:        copilot.TopicARNs{"ordersTopic": testTopicARN},
+		ShutdownTimeout:  20 * time.Second,
+		PublishTimeout:   5 * time.Second,
+		OutboxLease:      30 * time.Second,
+		OutboxInterval:   2 * time.Second,
+		OutboxRetryBase:  2 * time.Second,
+		OutboxRetryMax:   time.Minute,
+		LogLevel:         "info",
+		MetricsInterval:  time.Minute,
+		TraceSampleRatio: 1,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -67,6 +74,12 @@ func TestLoadConfig(t *testing.T) {
 		{"LISTEN_HOST not an IP", map[string]string{"LISTEN_HOST": "0.0.0.0:80"}, "LISTEN_HOST", nil},
 		{"PORT too high", map[string]string{"PORT": "65536"}, "PORT", nil},
 		{"no ORDERS_TABLE_NAME", map[string]string{"ORDERS_TABLE_NAME": ""}, "ORDERS_TABLE_NAME", nil},
+		{"no FULFILMENTS_TABLE_NAME", map[string]string{"FULFILMENTS_TABLE_NAME": ""}, "FULFILMENTS_TABLE_NAME", nil},
+		{"no COUPONS_TABLE_NAME", map[string]string{"COUPONS_TABLE_NAME": ""}, "COUPONS_TABLE_NAME", nil},
+		// What the manifest says, had nothing interpolated it.
+		{"FULFILMENTS_TABLE_NAME uninterpolated", map[string]string{"FULFILMENTS_TABLE_NAME": "${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-fulfilment-fulfilmentsTable"}, "FULFILMENTS_TABLE_NAME", nil},
+		{"COUPONS_TABLE_NAME too short", map[string]string{"COUPONS_TABLE_NAME": "cp"}, "COUPONS_TABLE_NAME", nil},
+		{"COUPONS_TABLE_NAME", map[string]string{"COUPONS_TABLE_NAME": "pubsub-prod-promotion-couponsTable"}, "", func(c Config) bool { return c.CouponsTable == "pubsub-prod-promotion-couponsTable" }},
 		{"no COPILOT_SNS_TOPIC_ARNS", map[string]string{"COPILOT_SNS_TOPIC_ARNS": ""}, "COPILOT_SNS_TOPIC_ARNS", nil},
 		{"COPILOT_SNS_TOPIC_ARNS not JSON", map[string]string{"COPILOT_SNS_TOPIC_ARNS": testTopicARN}, "COPILOT_SNS_TOPIC_ARNS", nil},
 		{"COPILOT_SNS_TOPIC_ARNS without ordersTopic", map[string]string{"COPILOT_SNS_TOPIC_ARNS": `{"otherTopic":"arn:x"}`}, "COPILOT_SNS_TOPIC_ARNS", nil},
@@ -90,6 +103,11 @@ func TestLoadConfig(t *testing.T) {
 		{"OUTBOX_RETRY_MAX zero", map[string]string{"OUTBOX_RETRY_MAX": "0s"}, "OUTBOX_RETRY_MAX", nil},
 		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "debug"}, "", func(c Config) bool { return c.LogLevel == "debug" }},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL", nil},
+		{"METRICS_INTERVAL", map[string]string{"METRICS_INTERVAL": "5s"}, "", func(c Config) bool { return c.MetricsInterval == 5*time.Second }},
+		{"METRICS_INTERVAL below a second", map[string]string{"METRICS_INTERVAL": "10ms"}, "METRICS_INTERVAL", nil},
+		{"TRACE_SAMPLE_RATIO", map[string]string{"TRACE_SAMPLE_RATIO": "0.05"}, "", func(c Config) bool { return c.TraceSampleRatio == 0.05 }},
+		{"TRACE_SAMPLE_RATIO above 1", map[string]string{"TRACE_SAMPLE_RATIO": "5"}, "TRACE_SAMPLE_RATIO", nil},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT not a URL", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := loadConfig(testEnv(tc.set))

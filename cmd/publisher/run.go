@@ -10,15 +10,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/telemetry"
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
 	"github.com/pubsub-app/pubsub/internal/events"
-	"github.com/pubsub-app/pubsub/internal/logging"
+	"github.com/pubsub-app/pubsub/internal/journey"
 	"github.com/pubsub-app/pubsub/internal/web"
 )
 
@@ -34,18 +34,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if checkOnly {
 		return envconf.Print(stdout, cfg)
 	}
-	log := logging.New(stdout, "publisher", cfg.LogLevel)
-
-	// AWS: region, credentials and endpoints come from the SDK's own loading.
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	tel, err := telemetry.Start(ctx, stdout, telemetry.Settings{
+		Service: "publisher", LogLevel: cfg.LogLevel, MetricsInterval: cfg.MetricsInterval,
+		OTLPEndpoint: cfg.OTLPEndpoint, TraceSampleRatio: cfg.TraceSampleRatio,
+	})
 	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
+		return err
 	}
+	defer tel.Stop() // after the drain: the last spans and metrics
+	log, rec, awsCfg := tel.Log, tel.Metrics, tel.AWS
 
 	// Services.
-	store := checkoutdb.New(dynamodb.NewFromConfig(awsCfg), cfg.OrdersTable)
+	db := dynamodb.NewFromConfig(awsCfg)
+	store := checkoutdb.New(db, cfg.OrdersTable)
+	// The order page's view of the workers' tables: GetItem only.
+	journeyReader := journey.NewReader(db, cfg.FulfilmentsTable, cfg.CouponsTable)
 	pub := events.NewPublisher(sns.NewFromConfig(awsCfg), cfg.TopicARN())
-	svc := checkout.NewService(store, pub, log, time.Now, cfg.Outbox())
+	svc := checkout.NewService(store, pub, log, time.Now, cfg.Outbox()).WithMetrics(rec)
 	outboxCtx, stopOutbox := context.WithCancel(ctx)
 	defer stopOutbox()
 	outboxDone := make(chan struct{})
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Server.
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port)),
-		Handler:           web.NewServer(svc, store, log, web.RandomSample),
+		Handler:           web.NewServer(svc, store, log, web.RandomSample, web.WithJourney(journeyReader), web.WithMetrics(rec)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -66,7 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
 	}
-	log.Info("publisher listening", "addr", ln.Addr().String(), "orders_table", cfg.OrdersTable, "topic_arn", cfg.TopicARN())
+	log.Info("publisher listening", "addr", ln.Addr().String(), "orders_table", cfg.OrdersTable, "topic_arn", cfg.TopicARN(),
+		"fulfilments_table", cfg.FulfilmentsTable, "coupons_table", cfg.CouponsTable)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

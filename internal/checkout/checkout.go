@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/order"
 	"github.com/pubsub-app/pubsub/internal/retry"
+	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
 // Errors of placing and reading orders; a Store returns ErrExists and
@@ -50,6 +52,10 @@ type Record struct {
 	// be published by whichever publisher task claims it first.
 	Attempts   int
 	LeaseUntil time.Time
+	// TraceContext is the trace the order was placed in, as the
+	// propagator wrote it (empty with tracing off), so that an event the
+	// outbox publishes later still joins that trace.
+	TraceContext map[string]string
 }
 
 // Store is where orders are kept (checkoutdb keeps them in DynamoDB).
@@ -118,13 +124,24 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	opts  Options
+
+	metrics *metrics.Recorder // nil: none
+	backlog *backlog
 }
 
 // NewService returns a Service that keeps orders in store and publishes their
 // events with pub.
 func NewService(store Store, pub Publisher, log *slog.Logger, now func() time.Time, opts Options) *Service {
 	opts.setDefaults()
-	return &Service{store: store, pub: pub, log: log, now: now, opts: opts}
+	return &Service{store: store, pub: pub, log: log, now: now, opts: opts, backlog: newBacklog(opts)}
+}
+
+// WithMetrics makes the service count orders placed and published and
+// failed publishes on m, and the outbox relay report the orders pending and
+// the age of the oldest; it returns the service.
+func (s *Service) WithMetrics(m *metrics.Recorder) *Service {
+	s.metrics = m
+	return s
 }
 
 // Place stores o and publishes its event. Placing the same order again (a
@@ -135,6 +152,9 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 	now := s.now().UTC()
 	o.CreatedAt = now
 	log := s.log.With("order_id", o.ID)
+	if id := tracing.TraceID(ctx); id != "" {
+		log = log.With("trace_id", id) // where to find the order in X-Ray
+	}
 	// A store call that runs out of time may still have been applied: the
 	// caller must not tell the customer the order was not placed.
 	cctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
@@ -158,6 +178,7 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 		return Record{}, fmt.Errorf("store order %s: %w", o.ID, err)
 	}
 	log.Info("order saved", "amount", o.Amount.String())
+	s.metrics.Add(metrics.OrdersPlaced, 1)
 	rec := Record{Order: o}
 	s.publish(ctx, &rec)
 	return rec, nil
@@ -168,6 +189,9 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 // safe in the outbox either way.
 func (s *Service) publish(ctx context.Context, rec *Record) {
 	log := s.log.With("order_id", rec.ID)
+	if id := tracing.TraceID(ctx); id != "" {
+		log = log.With("trace_id", id)
+	}
 	// The request may end (the client goes away) while the event is sent;
 	// the publish still gets its own bounded time.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
@@ -178,8 +202,11 @@ func (s *Service) publish(ctx context.Context, rec *Record) {
 	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
 	defer cancelBook()
 	if err != nil {
+		s.metrics.Add(metrics.PublishFailures, 1)
 		attempts := rec.Attempts + 1
-		next := s.now().Add(retry.Backoff(s.opts.RetryBase, s.opts.RetryMax, attempts))
+		now := s.now()
+		s.backlog.pending(rec.ID, rec.CreatedAt, now)
+		next := now.Add(retry.Backoff(s.opts.RetryBase, s.opts.RetryMax, attempts))
 		log.Error("publish failed, order kept in the outbox", "error", err.Error(), "attempts", attempts, "next_attempt", next.UTC().Format(time.RFC3339))
 		if err := s.store.Reschedule(bctx, rec.ID, attempts, next); err != nil {
 			// The lease runs out on its own; the order is retried then.
@@ -187,6 +214,8 @@ func (s *Service) publish(ctx context.Context, rec *Record) {
 		}
 		return
 	}
+	s.metrics.Add(metrics.OrdersPublished, 1)
+	s.backlog.published(rec.ID)
 	at := s.now().UTC()
 	if err := s.store.MarkPublished(bctx, rec.ID, msgID, at); err != nil {
 		// The event is out; when the lease runs out it is published again,
@@ -221,13 +250,17 @@ func (s *Service) RunOutbox(ctx context.Context) {
 // ones before it were; claiming a whole poll up front would let the last
 // orders' leases run out while they wait, and another task publish them too.
 func (s *Service) DrainOutbox(ctx context.Context) {
+	var now time.Time
+	defer func() { s.backlog.report(s.metrics, now) }()
 	for ctx.Err() == nil {
-		due, err := s.store.DueOrders(ctx, s.now().UTC(), s.opts.Batch)
+		now = s.now().UTC()
+		due, err := s.store.DueOrders(ctx, now, s.opts.Batch)
 		if err != nil {
 			s.log.Error("outbox poll failed", "error", err.Error())
 		}
 		claimed := 0
 		for _, d := range due {
+			s.backlog.due(d.ID, now)
 			if ctx.Err() != nil {
 				return // unclaimed orders stay due for the next task at once
 			}
@@ -241,7 +274,10 @@ func (s *Service) DrainOutbox(ctx context.Context) {
 				return
 			}
 			claimed++
-			s.publish(ctx, &rec)
+			s.backlog.pending(rec.ID, rec.CreatedAt, now)
+			rctx, span := relaySpan(ctx, rec)
+			s.publish(rctx, &rec)
+			span.End()
 		}
 		if claimed == 0 {
 			return

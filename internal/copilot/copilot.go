@@ -1,8 +1,9 @@
 // Package copilot is what AWS Copilot names and injects, said once: the name
 // it gives a service's SNS topic, the variables it sets in every container
 // (COPILOT_APPLICATION_NAME, COPILOT_SNS_TOPIC_ARNS, COPILOT_QUEUE_URI, ...),
-// the JSON of COPILOT_SNS_TOPIC_ARNS, and the rule that turns an addon's
-// output into a variable (ordersTableName → ORDERS_TABLE_NAME).
+// the JSON of COPILOT_SNS_TOPIC_ARNS, the rule that turns an addon's output
+// into a variable (ordersTableName → ORDERS_TABLE_NAME), and the
+// ${COPILOT_ENVIRONMENT_NAME} interpolation in a manifest's values.
 //
 // The binaries read their configuration with these names, the dev tool
 // (internal/devstack/topology) provisions and injects with them, and
@@ -147,4 +148,37 @@ func Injected(w Workload) map[string]string {
 		env[OutputVariable(output)] = value
 	}
 	return env
+}
+
+// interpolation is a ${NAME} in a manifest value, escaped by a leading
+// backslash (\${NAME} stands for itself): Copilot's own pattern.
+var interpolation = regexp.MustCompile(`(\\?)\$\{([_a-zA-Z][_a-zA-Z0-9]*)\}`)
+
+// Interpolate expands a manifest value as Copilot does when it reads the
+// manifest for a deploy: ${COPILOT_APPLICATION_NAME} and
+// ${COPILOT_ENVIRONMENT_NAME} become app and env, and \${NAME} becomes
+// ${NAME}. Any other ${NAME} Copilot would take from the shell that runs
+// the deploy, so what is deployed would depend on whoever deploys it; that
+// is an error here.
+func Interpolate(s, app, env string) (string, error) {
+	var err error
+	out := interpolation.ReplaceAllStringFunc(s, func(m string) string {
+		sub := interpolation.FindStringSubmatch(m)
+		switch {
+		case sub[1] == `\`:
+			return m[1:]
+		case sub[2] == EnvApplication:
+			return app
+		case sub[2] == EnvEnvironment:
+			return env
+		}
+		if err == nil {
+			err = fmt.Errorf("${%s}: a manifest may interpolate only ${%s} and ${%s} here (Copilot would read %s from the shell that deploys)", sub[2], EnvApplication, EnvEnvironment, sub[2])
+		}
+		return m
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, nil
 }

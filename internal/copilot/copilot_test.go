@@ -91,3 +91,23 @@ func TestInjected(t *testing.T) {
 		})
 	}
 }
+
+func TestInterpolate(t *testing.T) {
+	for in, want := range map[string]string{
+		"${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-fulfilment-fulfilmentsTable": "pubsub-test-fulfilment-fulfilmentsTable",
+		"info":                            "info",
+		`\${COPILOT_ENVIRONMENT_NAME}`:    "${COPILOT_ENVIRONMENT_NAME}",
+		"$COPILOT_ENVIRONMENT_NAME":       "$COPILOT_ENVIRONMENT_NAME", // only the braced form is Copilot's
+		"${COPILOT_ENVIRONMENT_NAME}.log": "test.log",
+	} {
+		got, err := copilot.Interpolate(in, "pubsub", "test")
+		if err != nil || got != want {
+			t.Errorf("Interpolate(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"${HOME}/x", "${COPILOT_SERVICE_NAME}", "${COPILOT_APPLICATION_NAME}-${USER}"} {
+		if got, err := copilot.Interpolate(in, "pubsub", "test"); err == nil {
+			t.Errorf("Interpolate(%q) = %q, nil; want an error (Copilot would read it from the deployer's shell)", in, got)
+		}
+	}
+}

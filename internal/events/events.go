@@ -104,12 +104,12 @@ func Decode(b []byte) (OrderPlaced, error) {
 // Envelope is the JSON document SNS delivers to an SQS queue when raw message
 // delivery is off, as Copilot leaves it.
 type Envelope struct {
-	Type              string                       `json:"Type"`
-	MessageID         string                       `json:"MessageId"`
-	TopicARN          string                       `json:"TopicArn"`
-	Message           string                       `json:"Message"`
-	Timestamp         string                       `json:"Timestamp"`
-	MessageAttributes map[string]EnvelopeAttribute `json:"MessageAttributes"`
+	Type              string     `json:"Type"`
+	MessageID         string     `json:"MessageId"`
+	TopicARN          string     `json:"TopicArn"`
+	Message           string     `json:"Message"`
+	Timestamp         string     `json:"Timestamp"`
+	MessageAttributes Attributes `json:"MessageAttributes"`
 }
 
 // EnvelopeAttribute is one message attribute inside an SNS envelope.
@@ -140,14 +140,23 @@ func Unwrap(body []byte) (Envelope, error) {
 // Copilot names it: <app>-<env>-<svc>-<topic>), holding a valid event.
 // wantTopic "" accepts any topic. Every error wraps ErrMalformed.
 func Open(body []byte, wantTopic string) (OrderPlaced, error) {
+	_, e, err := OpenNotification(body, wantTopic)
+	return e, err
+}
+
+// OpenNotification is Open that also returns the envelope, whose
+// MessageAttributes carry the trace context: the envelope is returned
+// whenever it parsed, even with an error about what it holds.
+func OpenNotification(body []byte, wantTopic string) (Envelope, OrderPlaced, error) {
 	env, err := Unwrap(body)
 	if err != nil {
-		return OrderPlaced{}, err
+		return env, OrderPlaced{}, err
 	}
 	if wantTopic != "" && topicName(env.TopicARN) != wantTopic {
-		return OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", ErrMalformed, env.TopicARN, wantTopic)
+		return env, OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", ErrMalformed, env.TopicARN, wantTopic)
 	}
-	return Decode([]byte(env.Message))
+	e, err := Decode([]byte(env.Message))
+	return env, e, err
 }
 
 // topicName returns the name part of a topic ARN (arn:aws:sns:region:account:name).

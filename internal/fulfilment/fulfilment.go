@@ -21,6 +21,11 @@ const (
 	OutcomeDuplicate = "duplicate"
 )
 
+// KeyAttribute is the fulfilments table's partition key: the order id, the
+// orderId of Fulfilment. Whoever reads the table (the publisher's order
+// page, internal/journey) reads the item by it and decodes it as a Fulfilment.
+const KeyAttribute = "orderId"
+
 // Fulfilment is the record of one fulfilled order.
 type Fulfilment struct {
 	OrderID     string `dynamodbav:"orderId"`
@@ -53,7 +58,7 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 	if err != nil {
 		return "", fmt.Errorf("encode fulfilment of order %s: %w", e.Order.ID, err)
 	}
-	err = ddb.PutNew(ctx, h.db, h.table, "orderId", item)
+	err = ddb.PutNew(ctx, h.db, h.table, KeyAttribute, item)
 	switch {
 	case errors.Is(err, ddb.ErrExists):
 		return OutcomeDuplicate, nil
@@ -66,5 +71,5 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 // Probe tells the worker engine whether the table answers again after a
 // failure (see worker.Prober), without writing to it.
 func (h *Handler) Probe(ctx context.Context) error {
-	return ddb.Probe(ctx, h.db, h.table, "orderId")
+	return ddb.Probe(ctx, h.db, h.table, KeyAttribute)
 }

@@ -35,6 +35,12 @@ const (
 // Qualifies reports whether an order of the given amount earns a coupon.
 func Qualifies(amount money.Cents) bool { return amount >= Threshold }
 
+// KeyAttribute is the coupons table's partition key: the order id (the
+// orderId of Coupon), or CodeKeyPrefix and a code for a code's claim.
+// Whoever reads a coupon (the publisher's order page, internal/journey) reads
+// the item by it and decodes it as a Coupon.
+const KeyAttribute = "orderId"
+
 // Coupon is one issued coupon.
 type Coupon struct {
 	OrderID     string `dynamodbav:"orderId"`
@@ -88,7 +94,7 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 	if err != nil {
 		return "", fmt.Errorf("encode coupon for order %s: %w", e.Order.ID, err)
 	}
-	err = ddb.PutNew(ctx, h.db, h.table, "orderId", item)
+	err = ddb.PutNew(ctx, h.db, h.table, KeyAttribute, item)
 	switch {
 	case errors.Is(err, ddb.ErrExists):
 		return OutcomeDuplicate, nil
@@ -126,7 +132,7 @@ func (h *Handler) claimCode(ctx context.Context, orderID, at string) (string, er
 		if err != nil {
 			return "", fmt.Errorf("encode code claim for order %s: %w", orderID, err)
 		}
-		err = ddb.PutNew(ctx, h.db, h.table, "orderId", item)
+		err = ddb.PutNew(ctx, h.db, h.table, KeyAttribute, item)
 		switch {
 		case err == nil:
 			return code, nil
@@ -172,5 +178,5 @@ func NewCode() string {
 // Probe tells the worker engine whether the table answers again after a
 // failure (see worker.Prober), without writing to it.
 func (h *Handler) Probe(ctx context.Context) error {
-	return ddb.Probe(ctx, h.db, h.table, "orderId")
+	return ddb.Probe(ctx, h.db, h.table, KeyAttribute)
 }

@@ -56,6 +56,7 @@ func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusBadRequest, "form", page)
 		return
 	}
+	traceOrder(r.Context(), o.ID)
 	rec, err := s.orders.Place(r.Context(), o)
 	switch {
 	case errors.Is(err, checkout.ErrConflict):
@@ -96,7 +97,7 @@ func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusServiceUnavailable, "Order unavailable", "The order could not be read just now; please try again.")
 		return
 	}
-	s.render(w, http.StatusOK, "order", rec)
+	s.render(w, http.StatusOK, "order", s.orderJourney(r.Context(), rec))
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -7,8 +7,10 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/order"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/templates"
@@ -38,12 +40,21 @@ type Server struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	h      http.Handler
+
+	// journey reads what the workers recorded (WithJourney); without it
+	// the order page shows their steps as unknown.
+	journey Journey
+	metrics *metrics.Recorder // request latency by route (WithMetrics)
+	now     func() time.Time  // WithClock; time.Now when nil
 }
+
+// Option configures a Server beyond its required dependencies (WithJourney).
+type Option func(*Server)
 
 // NewServer returns the publisher's HTTP handler. sample gives the customer
 // and total the form is pre-filled with; /healthz pings health at most once
 // every few seconds.
-func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (string, string)) *Server {
+func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (string, string), opts ...Option) *Server {
 	s := &Server{
 		orders: orders,
 		health: &healthCache{p: health, log: log},
@@ -52,6 +63,9 @@ func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (st
 		sample: sample,
 		pages:  parsePages(),
 		mux:    http.NewServeMux(),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.routes()
 	s.h = s.handler()
@@ -84,13 +98,16 @@ func (s *Server) handler() http.Handler {
 		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 		s.renderError(w, http.StatusForbidden, "Request refused", "This form can only be submitted from this site.")
 	}))
-	return strictTransport(securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route)))))
+	return traced(strictTransport(securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route))))))
 }
 
 // route sends requests that match no pattern to the 404 page, and leaves the
 // mux to answer 405 (with Allow) for a known path and the wrong method.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern == "" && !s.pathKnown(r) {
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	defer s.observe(pattern, start)
+	if pattern == "" && !s.pathKnown(r) {
 		s.renderError(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 		return
 	}

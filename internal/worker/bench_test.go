@@ -13,6 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
@@ -99,10 +104,55 @@ func (nopHandler) Handle(context.Context, events.OrderPlaced) (string, error) { 
 // decode, dispatch to a pool, heartbeat bookkeeping, the per-message JSON log
 // line and the batched delete, with an in-memory queue and a handler that
 // does nothing. Compare with BenchmarkDecodeFloor.
-func BenchmarkEngine(b *testing.B) {
-	q := &memQueue{body: benchBody(b), left: b.N, n: int64(b.N), allGone: make(chan struct{})}
+func BenchmarkEngine(b *testing.B) { benchEngine(b, benchBody(b)) }
+
+// BenchmarkEngineTraced is BenchmarkEngine with tracing on as the binaries
+// run it (internal/tracing): an SDK tracer provider with X-Ray ids and a batch
+// span processor (its exporter discards), the X-Ray propagator, and messages
+// carrying the publisher's trace context: each message is a consumer span
+// continuing the trace. The difference with BenchmarkEngine is what tracing
+// costs the engine per message.
+func BenchmarkEngineTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(discardExporter{}),
+		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+	)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(xray.Propagator{})
+	b.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
+	})
+	ctx, publish := tp.Tracer("bench").Start(context.Background(), "ordersTopic publish")
+	publish.End()
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	var env map[string]any
+	if err := json.Unmarshal([]byte(benchBody(b)), &env); err != nil {
+		b.Fatal(err)
+	}
+	for k, v := range carrier {
+		env["MessageAttributes"].(map[string]any)[k] = map[string]string{"Type": "String", "Value": v}
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchEngine(b, string(body))
+}
+
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+func benchEngine(b *testing.B, body string) {
+	q := &memQueue{body: body, left: b.N, n: int64(b.N), allGone: make(chan struct{})}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	e := New(q, nopHandler{}, Config{QueueURL: "q", StatsInterval: time.Hour}, log)
+	// A second's drain after the timed part: the emptied queue's receive
+	// returns only when the drain budget cuts it off (20s by default).
+	e := New(q, nopHandler{}, Config{QueueURL: "q", StatsInterval: time.Hour, WaitTime: time.Second, DrainTimeout: time.Second}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	b.ReportAllocs()

@@ -20,6 +20,9 @@ const MaxHandlerTimeout = VisibilityCeiling / 2
 // Config tunes the engine. Zero values take the defaults noted.
 type Config struct {
 	QueueURL string
+	// Name is the service's, for the span of each message: "<Name> process"
+	// (default "worker").
+	Name string
 	// Topic, when set, is the name of the only topic whose notifications are
 	// accepted (the last part of the envelope's TopicArn); any other is poison.
 	Topic string

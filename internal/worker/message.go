@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/retry"
+	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
 // handBack returns a message to the queue at once (visibility 0) for
@@ -21,6 +23,7 @@ import (
 // the drain budget cut off.
 func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
 	e.released.Add(1)
+	e.count(metrics.OutcomeReleased)
 	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.String("outcome", "released"))...)
 	e.setVisibility(m, 0, attrs)
 }
@@ -36,13 +39,20 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
 
-	ev, err := events.Open([]byte(aws.ToString(m.Body)), e.cfg.Topic)
+	env, ev, err := events.OpenNotification([]byte(aws.ToString(m.Body)), e.cfg.Topic)
+	ctx, span := e.trace.start(ctx, m, receives, env.MessageAttributes)
+	defer span.End()
+	if id := tracing.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id)) // where to find it in X-Ray
+	}
 	if err != nil {
+		e.trace.end(span, "", err)
 		hb.remove(m)
 		e.leaveForDLQ(m, receives, "malformed message left for the dead-letter queue", err, attrs)
 		return
 	}
 	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
+	e.trace.order(span, ev.Order.ID)
 	hctx, cancel := context.WithTimeout(ctx, e.cfg.HandlerTimeout)
 	outcome, err := e.handler.Handle(hctx, ev)
 	if err != nil && ctx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
@@ -54,12 +64,22 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 	// Stop extending the message before it is deleted or made visible again,
 	// so no heartbeat undoes either.
 	hb.remove(m)
+	e.trace.end(span, outcome, err)
 	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 
 	switch {
 	case err == nil:
 		e.succeeded.Add(1)
 		del.add(m)
+		if outcome == metrics.OutcomeDuplicate {
+			e.count(metrics.OutcomeDuplicate)
+		} else {
+			e.count(metrics.OutcomeProcessed)
+		}
+		e.metrics.Since(metrics.HandlerDuration, start)
+		if sent, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+			e.metrics.Observe(metrics.MessageAge, metrics.Milliseconds, float64(max(time.Since(time.UnixMilli(sent)).Milliseconds(), 0)))
+		}
 		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
 	case errors.Is(err, ErrPermanent):
 		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
@@ -67,6 +87,7 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 		e.handBack(m, "handler stopped by shutdown, message handed back", append(attrs, slog.String("error", err.Error())))
 	default:
 		e.failed.Add(1)
+		e.count(metrics.OutcomeRetry)
 		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
 		e.log.LogAttrs(context.Background(), slog.LevelError, "handler failed, message will be retried",
 			append(attrs, slog.String("outcome", "retry"), slog.String("error", err.Error()), slog.String("retry_in", wait.String()))...)
@@ -85,10 +106,20 @@ func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason e
 	last := receives >= e.cfg.MaxReceives
 	if last {
 		e.deadLettered.Add(1)
+		e.count(metrics.OutcomeDeadLettered)
+	} else {
+		e.count(metrics.OutcomePoison)
 	}
 	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg,
 		append(attrs, slog.String("outcome", "poison"), slog.String("reason", reason.Error()), slog.Bool("dead_letter_next", last))...)
 	e.setVisibility(m, e.cfg.PoisonDelay, attrs)
+}
+
+// count records one message's outcome: processed, duplicate, retry, poison
+// (redelivered on its way to the DLQ), dead-lettered (its last receive, the
+// DLQ next) or released (handed back). Each handled receive has exactly one.
+func (e *Engine) count(outcome string) {
+	e.metrics.Add(metrics.Messages, 1, metrics.Dim{Name: metrics.DimOutcome, Value: outcome})
 }
 
 // setVisibility makes m visible again after d. It runs on its own short

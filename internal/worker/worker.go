@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/retry"
 )
 
@@ -47,7 +48,10 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 
-	gate *gate // shut while a dependency is down
+	gate  *gate // shut while a dependency is down
+	trace msgTracer
+	// metrics records outcomes, durations and ages (nil: none).
+	metrics *metrics.Recorder
 
 	received, succeeded, failed, poison, deadLettered, released, pauses atomic.Int64
 }
@@ -55,7 +59,15 @@ type Engine struct {
 // New returns an engine for cfg.QueueURL.
 func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger) *Engine {
 	cfg.setDefaults()
-	return &Engine{client: client, handler: h, cfg: cfg, log: log, gate: newGate()}
+	return &Engine{client: client, handler: h, cfg: cfg, log: log, gate: newGate(), trace: newMsgTracer(cfg)}
+}
+
+// WithMetrics makes the engine record its messages by outcome, handler
+// durations and message ages on m (the metrics package's names), and
+// returns the engine.
+func (e *Engine) WithMetrics(m *metrics.Recorder) *Engine {
+	e.metrics = m
+	return e
 }
 
 // Run receives and handles messages until ctx is cancelled, then stops
@@ -201,7 +213,7 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 		QueueUrl:                    aws.String(e.cfg.QueueURL),
 		MaxNumberOfMessages:         int32(n),
 		WaitTimeSeconds:             int32(e.cfg.WaitTime / time.Second),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameSentTimestamp},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", e.cfg.QueueURL, err)

@@ -47,7 +47,9 @@ func TestBinariesAcceptCopilotEnv(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := service(t, top, name)
 			env := dep.Injected(s)
-			for k, v := range s.Variables {
+			// The manifest's values as Copilot interpolates them on deploy (the publisher's
+			// FULFILMENTS_TABLE_NAME names the table with ${COPILOT_ENVIRONMENT_NAME}).
+			for k, v := range s.VariablesIn(dep.App, dep.Env) {
 				if _, ok := env[k]; ok {
 					t.Errorf("copilot/%s/manifest.yml variables.%s overrides the variable Copilot injects", name, k)
 				}

@@ -29,17 +29,10 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestBrowserPlacesOrder drives the form in headless Chromium: a valid order
-// of 95.00 lands on its order page; an invalid total shows the error next to
-// the field. Screenshots of each page go to the test's artifact folder
-// (go test -artifacts keeps them).
-func TestBrowserPlacesOrder(t *testing.T) {
-	browser := chromium(t)
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	s := startServices(t, emu, dep, nil)
-	out := t.ArtifactDir()
-
+// startBrowser starts headless Chromium for the test and returns its context,
+// which ends after limit; the browser stops when the test ends.
+func startBrowser(t *testing.T, browser string, limit time.Duration) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
 		chromedp.NoSandbox,
@@ -51,15 +44,29 @@ func TestBrowserPlacesOrder(t *testing.T) {
 		chromedp.WindowSize(1024, 900),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
+	t.Cleanup(cancel)
 	// The first call starts the browser and must not carry a timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// TestBrowserPlacesOrder drives the form in headless Chromium: a valid order
+// of 95.00 lands on its order page; an invalid total shows the error next to
+// the field. Screenshots of each page go to the test's artifact folder
+// (go test -artifacts keeps them).
+func TestBrowserPlacesOrder(t *testing.T) {
+	browser := chromium(t)
+	emu := integration.Start(t)
+	_, dep := emu.Deploy(t)
+	s := startServices(t, emu, dep, nil)
+	out := t.ArtifactDir()
+	ctx := startBrowser(t, browser, 90*time.Second)
 	text := func(sel string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -257,6 +258,24 @@ func TestOrdersFlowThroughTheBinaries(t *testing.T) {
 		t.Errorf("coupons (-want +got):\n%s", diff)
 	}
 
+	// Each order page shows the journey the tables hold (the publisher reads the workers'
+	// tables, named by its manifest's variables): fulfilled, a coupon exactly for 80.00 or
+	// more, and, nothing being pending, no refresh.
+	for id, amount := range amountOf {
+		resp, err := http.Get(s.BaseURL + "/orders/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(body)
+		wantCoupon := amount == "80.00" || amount == "150.00"
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `<span class="badge ok">Fulfilled</span>`) ||
+			strings.Contains(page, `id="coupon-code"`) != wantCoupon || strings.Contains(page, `http-equiv="refresh"`) {
+			t.Errorf("order page of %s (%s): status %d; want 200, fulfilled, coupon shown %t, no refresh:\n%s", id, amount, resp.StatusCode, wantCoupon, page)
+		}
+	}
+
 	// One JSON line per message, with the order id and the outcome.
 	for svc, want := range map[string]int{"fulfilment": 4, "promotion": 2} {
 		var seen []string
@@ -270,6 +289,27 @@ func TestOrdersFlowThroughTheBinaries(t *testing.T) {
 		}
 		if len(seen) != want {
 			t.Errorf("%s logged %d processed messages, want %d", svc, len(seen), want)
+		}
+	}
+
+	// make run's summary, from the metrics the services write, shows the same.
+	summary := []string{
+		"dev: publisher   placed 4, published 4,",
+		"dev: fulfilment  processed 4, duplicates 0, retries 0, in DLQ 0",
+		"dev: promotion   coupons 2, duplicates 0, retries 0, in DLQ 0",
+	}
+	waitUntil(t, "the dev tool's summary of the four orders", 40*time.Second, func() bool {
+		out := s.Logs.String()
+		for _, line := range summary {
+			if !strings.Contains(out, line) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, line := range strings.Split(s.Logs.String(), "\n") {
+		if strings.HasPrefix(line, "dev: publisher ") || strings.HasPrefix(line, "dev: fulfilment ") || strings.HasPrefix(line, "dev: promotion ") {
+			t.Log(line)
 		}
 	}
 	s.Stop(t)

@@ -51,7 +51,22 @@ var copilotOwnGrants = []struct{ source, action, why string }{
 	{"DeadLetterPolicy", "sqs:ReceiveMessage", "Copilot's DLQ policy; the workers never read their DLQ (people do, with the runbook)"},
 	{"DeadLetterPolicy", "sqs:DeleteMessage", "Copilot's DLQ policy; the workers never read their DLQ"},
 	{"EventsKMSKey", "kms:Encrypt", "Copilot's queue key policy; the workers only receive (decrypt), never send"},
+	// observability.tracing: awsxray puts the collector sidecar's policy on the task role.
+	{"AWSDistroOpenTelemetryPolicy", "xray:PutTraceSegments", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "xray:PutTelemetryRecords", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingRules", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingTargets", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingStatisticSummaries", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "logs:PutLogEvents", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "logs:CreateLogGroup", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "logs:CreateLogStream", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "logs:DescribeLogStreams", adotSidecar},
+	{"AWSDistroOpenTelemetryPolicy", "logs:DescribeLogGroups", adotSidecar},
 }
+
+// adotSidecar explains the grants of Copilot's AWSDistroOpenTelemetryPolicy: the
+// binaries send spans over OTLP to localhost (internal/tracing), never to AWS.
+const adotSidecar = "called by the ADOT collector sidecar (observability.tracing: awsxray), not the app"
 
 // checkIAM evaluates every recorded call of the three services against
 // Copilot's rendered stacks (RENDERED_DIR, written by `make render`) and

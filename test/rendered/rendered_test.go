@@ -23,12 +23,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
@@ -51,36 +51,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// loadRendered returns the rendered templates, or skips (fails under REQUIRE_INTEGRATION=1)
-// when RENDERED_DIR is not set.
-func loadRendered(t *testing.T) *cfn.Rendered {
-	t.Helper()
-	dir := os.Getenv("RENDERED_DIR")
-	if dir == "" {
-		integration.SkipOrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
-			"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(integration.RepoRoot(t), dir)
-	}
-	renderedOnce.Do(func() { renderedCache, renderedErr = cfn.LoadRendered(dir) })
-	if renderedErr != nil {
-		t.Fatalf("RENDERED_DIR=%s: %v", dir, renderedErr)
-	}
-	return renderedCache
-}
-
-var (
-	renderedOnce  sync.Once
-	renderedCache *cfn.Rendered
-	renderedErr   error
-)
-
 // TestRenderedIsCurrent: the render is of this copilot/: the same workloads, and each stack
 // carries (in Metadata.Manifest) the manifest it was rendered from, which must be today's.
 // Addons are not compared; `make render` before the tests keeps both current.
 func TestRenderedIsCurrent(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	root := integration.RepoRoot(t)
 	top := integration.LoadTopology(t)
 	got, want := map[string]string{}, map[string]string{}
@@ -101,8 +76,16 @@ func TestRenderedIsCurrent(t *testing.T) {
 			t.Errorf("%s: %v", w.Name, err)
 			continue
 		}
-		// Copilot embeds the manifest without its blank lines.
-		if diff := cmp.Diff(nonBlankLines(string(b)), nonBlankLines(embedded)); diff != "" {
+		// Copilot embeds the manifest as it read it: without its blank lines, and with
+		// ${COPILOT_APPLICATION_NAME} and ${COPILOT_ENVIRONMENT_NAME} interpolated in its values
+		// (the publisher's FULFILMENTS_TABLE_NAME), never in its comments.
+		workspace := nonBlankLines(string(b))
+		for i, l := range workspace {
+			if v, err := copilot.Interpolate(l, r.Info.App, r.Info.Env); err == nil && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+				workspace[i] = v
+			}
+		}
+		if diff := cmp.Diff(workspace, nonBlankLines(embedded)); diff != "" {
 			t.Errorf("%s: rendered from another copilot/%s/manifest.yml (-workspace +rendered); run make render:\n%s", r.StackFile(w.Name), w.Name, diff)
 		}
 	}
@@ -123,7 +106,7 @@ func nonBlankLines(s string) []string {
 // message attributes (the publisher sends amount as one), and no raw delivery (the worker
 // parses the SNS envelope).
 func TestRenderedSubscriptions(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	threshold := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", float64(promotion.Threshold) / 100}}}}
 	for _, tc := range []struct {
 		svc    string
@@ -195,7 +178,7 @@ func compactJSON(v any) string {
 // as long as the worker believes (it extends the visibility of slow messages by that much).
 // The worker's values are what its -check-config prints given the rendered variables.
 func TestRenderedQueues(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	for _, svc := range r.Workloads(topology.TypeWorker) {
 		t.Run(svc, func(t *testing.T) {
 			cfg := renderedConfig(t, r, svc)
@@ -236,7 +219,7 @@ func TestRenderedQueues(t *testing.T) {
 // the addon outputs, the manifest's): its -check-config, which names any variable it requires
 // and does not find, succeeds on them. And every addon output wired in exists.
 func TestRenderedVariables(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
 			env := containerEnv(t, r, w.Name)
@@ -272,7 +255,7 @@ func TestRenderedVariables(t *testing.T) {
 // TestRenderedStopTimeout: on SIGTERM ECS waits the container's StopTimeout before SIGKILL, so
 // each service's own budget for finishing in-flight work must end before it.
 func TestRenderedStopTimeout(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	budgets := map[string]string{topology.TypeWorker: "WORKER_DRAIN_TIMEOUT", topology.TypeLoadBalancedWeb: "SHUTDOWN_TIMEOUT"}
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
@@ -308,7 +291,7 @@ func TestRenderedStopTimeout(t *testing.T) {
 // TestRenderedHealthCheck: the load balancer's target group polls a path the publisher serves
 // with a status its matcher accepts, so a healthy task is kept in service.
 func TestRenderedHealthCheck(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	for _, svc := range r.Workloads(topology.TypeLoadBalancedWeb) {
 		t.Run(svc, func(t *testing.T) {
 			stack := r.Stacks[svc]
@@ -346,7 +329,7 @@ func (healthy) Ping(context.Context) error { return nil }
 // TestRenderedCfnLint runs cfn-lint over every rendered template, the ones Copilot makes from
 // its own templates included: no errors but the one documented below; warnings are logged.
 func TestRenderedCfnLint(t *testing.T) {
-	r := loadRendered(t)
+	r := integration.Rendered(t)
 	root := integration.RepoRoot(t)
 	bin := os.Getenv("CFN_LINT")
 	if bin == "" {

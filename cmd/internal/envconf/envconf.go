@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -181,6 +182,24 @@ func (c *Check) Seconds(field *time.Duration, lo, hi time.Duration) {
 		c.Failf(field, "SQS takes whole seconds, such as 1s or 20s")
 	default:
 		c.Duration(field, lo, hi)
+	}
+}
+
+// HTTPURL checks that *field, when set, is an http:// or https:// URL with
+// a host.
+func (c *Check) HTTPURL(field *string) {
+	if *field == "" {
+		return
+	}
+	if u, err := url.Parse(*field); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.Failf(field, "want an http:// or https:// URL, such as http://localhost:4318")
+	}
+}
+
+// Ratio checks a share: 0 to 1.
+func (c *Check) Ratio(field *float64) {
+	if *field < 0 || *field > 1 {
+		c.Failf(field, "%v: want a share from 0 to 1", *field)
 	}
 }
 

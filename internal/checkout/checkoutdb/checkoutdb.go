@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/ddb"
@@ -100,6 +102,8 @@ type item struct {
 	Outbox       string `dynamodbav:"outbox,omitempty"` // set while unpublished: the sparse index key
 	LeaseUntil   string `dynamodbav:"leaseUntil,omitempty"`
 	Attempts     int    `dynamodbav:"publishAttempts,omitempty"`
+	// The trace the order was placed in (checkout.Record.TraceContext).
+	TraceContext map[string]string `dynamodbav:"traceContext,omitempty"`
 }
 
 // Create stores a new order as not yet published, in the outbox, leased to
@@ -114,6 +118,7 @@ func (s *Store) Create(ctx context.Context, o order.Order, leaseUntil time.Time)
 		PublishState: statePending,
 		Outbox:       OutboxKey(o.ID),
 		LeaseUntil:   leaseString(leaseUntil),
+		TraceContext: traceContext(ctx),
 	})
 	if err != nil {
 		return fmt.Errorf("encode order %s: %w", o.ID, err)
@@ -251,6 +256,18 @@ func (s *Store) Claim(ctx context.Context, d checkout.Due, now time.Time, lease 
 	return decode(up.Attributes)
 }
 
+// traceContext is the trace context of ctx as the process's propagator
+// writes it (X-Amzn-Trace-Id, with tracing on), stored with the order so that
+// the outbox can publish its event in the same trace; nil with tracing off.
+func traceContext(ctx context.Context) map[string]string {
+	c := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, c)
+	if len(c) == 0 {
+		return nil
+	}
+	return c
+}
+
 // Ping checks that the table can be reached.
 func (s *Store) Ping(ctx context.Context) error {
 	if _, err := s.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}); err != nil {
@@ -278,6 +295,7 @@ func decode(av map[string]types.AttributeValue) (checkout.Record, error) {
 		MessageID: it.MessageID,
 		Attempts:  it.Attempts,
 	}
+	r.TraceContext = it.TraceContext
 	if it.LeaseUntil != "" {
 		r.LeaseUntil, _ = time.Parse(leaseLayout, it.LeaseUntil)
 	}

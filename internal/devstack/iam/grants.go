@@ -9,9 +9,18 @@ import (
 // StackGrants reads what the role with logical id role may do in a rendered
 // service stack and the stacks nested in it: the role's inline policies, the
 // managed policies it attaches (an addon's, through the nested stack's
-// outputs) and the policies of any stack that name it (AWS::IAM::Policy,
-// AWS::IAM::ManagedPolicy with Roles), plus every queue, topic and key
-// policy. It also returns each queue's KMS key, by queue ARN.
+// outputs) and the policies of any stack that name it (AWS::IAM::Policy and
+// AWS::IAM::ManagedPolicy with Roles, AWS::IAM::RolePolicy with RoleName),
+// plus every queue, topic and key policy. It also returns each queue's KMS
+// key, by queue ARN.
+//
+// A policy names a role by its name, as IAM does. In an addons stack that name
+// is a parameter the service stack binds to !Ref TaskRole (addons.parameters.yml
+// passes it; the workers' table policies do this, so that the task role does
+// not depend on the addons stack); the nested stack is instantiated with the
+// parameter resolved in the service stack (LoadService), so its Roles resolve
+// to the role's name and the policy applies to the role. A policy whose roles
+// resolve to another role's name, or to an unbound parameter, does not.
 func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string]string, err error) {
 	svc := stacks[0]
 	if !svc.Has(role) {
@@ -47,7 +56,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 			r := s.Template.Resources[logical]
 			where := s.Name + " " + logical
 			switch r.Type {
-			case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy":
+			case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy":
 				arn, _ := s.getAtt(logical, "Ref")
 				props, err := s.Resolve(r.Properties)
 				if err != nil {
@@ -55,6 +64,9 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 				}
 				m, _ := props.(map[string]any)
 				roles := list(m["Roles"])
+				if r.Type == "AWS::IAM::RolePolicy" {
+					roles = list(m["RoleName"])
+				}
 				if attached[fmt.Sprint(arn)] || slices.ContainsFunc(roles, func(r any) bool { return fmt.Sprint(r) == fmt.Sprint(roleName) }) {
 					g.Identity = append(g.Identity, statements(where, m["PolicyDocument"])...)
 					delete(attached, fmt.Sprint(arn))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 var (
@@ -75,4 +77,30 @@ func CheckConfig(t testing.TB, svc string, env map[string]string) (map[string]st
 		settings[k] = v
 	}
 	return settings, nil
+}
+
+var (
+	renderedOnce  sync.Once
+	renderedCache *cfn.Rendered
+	renderedErr   error
+)
+
+// Rendered returns the templates Copilot rendered into RENDERED_DIR (relative to the repository
+// root, or absolute; make test renders them), read once per test process, or skips (fails under
+// REQUIRE_INTEGRATION=1) when RENDERED_DIR is not set.
+func Rendered(t testing.TB) *cfn.Rendered {
+	t.Helper()
+	dir := os.Getenv("RENDERED_DIR")
+	if dir == "" {
+		SkipOrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
+			"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(RepoRoot(t), dir)
+	}
+	renderedOnce.Do(func() { renderedCache, renderedErr = cfn.LoadRendered(dir) })
+	if renderedErr != nil {
+		t.Fatalf("RENDERED_DIR=%s: %v", dir, renderedErr)
+	}
+	return renderedCache
 }

@@ -22,6 +22,7 @@ type Group struct {
 	out   io.Writer
 	pmu   sync.Mutex // guards procs
 	procs []*Proc
+	tap   func(name string, line []byte)
 }
 
 // Proc is one started process.
@@ -39,6 +40,10 @@ type Proc struct {
 
 // New returns a group whose processes' lines go to out as "name | line".
 func New(out io.Writer) *Group { return &Group{out: out} }
+
+// Tap calls fn with each line a process writes, before it goes to the
+// group's output; call it before Start. fn must not keep line.
+func (g *Group) Tap(fn func(name string, line []byte)) { g.tap = fn }
 
 // Start runs path with args and env (the whole environment of the child).
 func (g *Group) Start(name, path string, args, env []string) (*Proc, error) {
@@ -87,6 +92,9 @@ func (g *Group) copyLines(p *Proc, r io.Reader) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		g.mu.Lock()
+		if g.tap != nil {
+			g.tap(p.Name, sc.Bytes())
+		}
 		fmt.Fprintf(g.out, "%-10s | %s\n", p.Name, sc.Bytes())
 		g.mu.Unlock()
 	}

@@ -93,10 +93,20 @@ func Provision(ctx context.Context, c Clients, t *Topology, env string) (*Deploy
 	}
 	for _, s := range t.Services {
 		d.Services[s.Name].Env = d.Injected(s)
-		maps.Copy(d.Services[s.Name].Env, s.Variables)
+		maps.Copy(d.Services[s.Name].Env, s.VariablesIn(t.App, env))
+		// The manifest points it at the collector Copilot runs beside the
+		// service (observability.tracing), which nothing runs here: spans
+		// would only pile up for a collector that is not there. A
+		// collector of one's own is named in one's own environment.
+		delete(d.Services[s.Name].Env, SidecarOTLPVariable)
 	}
 	return d, nil
 }
+
+// SidecarOTLPVariable is the variable the manifests set to the OTLP receiver
+// of the tracing sidecar (observability.tracing: awsxray), and which the
+// services started here do not get.
+const SidecarOTLPVariable = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 // Injected returns the variables Copilot injects into service s's container
 // for what d holds of it: its topics, its queue and its tables.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -41,7 +42,9 @@ type Service struct {
 	Subscribes []Subscription
 	Queue      Queue // the default queue of a worker service
 	Tables     []Table
-	Variables  map[string]string
+	// Variables are the manifest's variables as written; VariablesIn
+	// interpolates them for an environment, as Copilot does on deploy.
+	Variables map[string]string
 	// Manifest is the manifest as parsed YAML, for checks this type does not model.
 	Manifest map[string]any
 }
@@ -90,6 +93,18 @@ func (t *Topology) Service(name string) *Service {
 		}
 	}
 	return nil
+}
+
+// VariablesIn returns the manifest's variables as Copilot sets them in the
+// container in environment env of application app: with
+// ${COPILOT_APPLICATION_NAME} and ${COPILOT_ENVIRONMENT_NAME} interpolated
+// (Load has checked that no value interpolates any other variable).
+func (s *Service) VariablesIn(app, env string) map[string]string {
+	out := make(map[string]string, len(s.Variables))
+	for k, v := range s.Variables {
+		out[k], _ = copilot.Interpolate(v, app, env)
+	}
+	return out
 }
 
 // Load reads the workspace rooted at fsys (the copilot/ folder).
@@ -239,6 +254,39 @@ func (t *Topology) validate() error {
 			pub := t.Service(sub.Service)
 			if pub == nil || !slices.Contains(pub.Publishes, sub.Topic) {
 				return fmt.Errorf("%s subscribes to %s:%s, which no manifest publishes", s.Name, sub.Service, sub.Topic)
+			}
+		}
+		if err := t.checkVariables(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkVariables checks that each of the manifest's variables interpolates
+// as Copilot would without the deployer's shell, and that a variable named
+// like another service's table variable (the publisher's
+// FULFILMENTS_TABLE_NAME, which the order page reads) names exactly the table
+// that service's addon creates, in every environment: the name is written
+// once, in the manifest, and checked here against the addon.
+func (t *Topology) checkVariables(s *Service) error {
+	// A stand-in environment name: a value that hard-codes one fails.
+	const probeEnv = "env0probe"
+	for _, k := range slices.Sorted(maps.Keys(s.Variables)) {
+		v := s.Variables[k]
+		got, err := copilot.Interpolate(v, t.App, probeEnv)
+		if err != nil {
+			return fmt.Errorf("%s/manifest.yml: variables.%s: %w", s.Name, k, err)
+		}
+		for _, o := range t.Services {
+			for _, tbl := range o.Tables {
+				if tbl.EnvVar != k || o == s {
+					continue
+				}
+				if want := tbl.TableName(t.App, probeEnv, o.Name); got != want {
+					pattern := tbl.TableName("${"+copilot.EnvApplication+"}", "${"+copilot.EnvEnvironment+"}", o.Name)
+					return fmt.Errorf("%s/manifest.yml: variables.%s = %q; want %q, the table of %s's addon (%s)", s.Name, k, v, pattern, o.Name, tbl.LogicalID)
+				}
 			}
 		}
 	}

@@ -181,6 +181,26 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// TestVariablesIn: a manifest variable may name another service's table as
+// Copilot names it, interpolated per environment as Copilot does on deploy.
+func TestVariablesIn(t *testing.T) {
+	fsys := workspace()
+	edit(t, fsys, "publisher/manifest.yml", "  LOG_LEVEL: info\n",
+		"  LOG_LEVEL: info\n  COUPONS_TABLE_NAME: ${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-promotion-couponsTable\n")
+	top, err := topology.Load(fsys)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	pub := top.Service("publisher")
+	want := map[string]string{"LOG_LEVEL": "info", "COUPONS_TABLE_NAME": "pubsub-local-promotion-couponsTable"}
+	if diff := cmp.Diff(want, pub.VariablesIn("pubsub", "local")); diff != "" {
+		t.Errorf("VariablesIn (-want +got):\n%s", diff)
+	}
+	if got := pub.Variables["COUPONS_TABLE_NAME"]; !strings.HasPrefix(got, "${COPILOT_APPLICATION_NAME}") {
+		t.Errorf("Variables[COUPONS_TABLE_NAME] = %q; want the manifest's text, uninterpolated", got)
+	}
+}
+
 // edit replaces old, which must occur once, with new in the named file.
 func edit(t *testing.T, fsys fstest.MapFS, name, old, new string) {
 	t.Helper()
@@ -325,6 +345,21 @@ func TestLoadRejects(t *testing.T) {
 			name:    "table no output refers to",
 			changes: []change{{"promotion/addons/couponsTable.yml", "Outputs:\n  couponsTableName:\n    Value: !Ref couponsTable\n", ""}},
 			want:    []string{"promotion/addons/couponsTable.yml", "table couponsTable: no output refers to it"},
+		},
+		{
+			name:    "variable the deployer's shell would set",
+			changes: []change{{"publisher/manifest.yml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: ${LEVEL}\n"}},
+			want:    []string{"publisher/manifest.yml: variables.LOG_LEVEL", "${LEVEL}"},
+		},
+		{
+			name:    "another service's table variable with a hard-coded environment",
+			changes: []change{{"publisher/manifest.yml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  COUPONS_TABLE_NAME: pubsub-test-promotion-couponsTable\n"}},
+			want:    []string{"publisher/manifest.yml: variables.COUPONS_TABLE_NAME", "${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-promotion-couponsTable", "promotion's addon (couponsTable)"},
+		},
+		{
+			name:    "another service's table variable naming another table",
+			changes: []change{{"publisher/manifest.yml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  COUPONS_TABLE_NAME: ${COPILOT_APPLICATION_NAME}-${COPILOT_ENVIRONMENT_NAME}-promotion-coupons\n"}},
+			want:    []string{"publisher/manifest.yml: variables.COUPONS_TABLE_NAME"},
 		},
 		{
 			name:    "output that names the table without !Ref",

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pubsub-app/pubsub/internal/metrics"
+)
+
+// emit returns the EMF lines a service's recorder writes for what rec does.
+func emit(t *testing.T, svc string, rec func(*metrics.Recorder)) [][]byte {
+	t.Helper()
+	var buf bytes.Buffer
+	r := metrics.New(&buf, svc, time.Now)
+	rec(r)
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
+	s := newSummary()
+	feed := func(svc string, lines [][]byte) {
+		for _, l := range lines {
+			s.feed(svc, l)
+		}
+	}
+	outcome := func(o string) metrics.Dim { return metrics.Dim{Name: metrics.DimOutcome, Value: o} }
+	for range 2 { // two intervals add up
+		feed("publisher", emit(t, "publisher", func(r *metrics.Recorder) {
+			r.Add(metrics.OrdersPlaced, 3)
+			r.Add(metrics.OrdersPublished, 2)
+			r.Set(metrics.OutboxPending, metrics.Count, 1)
+		}))
+		feed("fulfilment", emit(t, "fulfilment", func(r *metrics.Recorder) {
+			r.Add(metrics.Messages, 2, outcome(metrics.OutcomeProcessed))
+			r.Add(metrics.Messages, 1, outcome(metrics.OutcomeDuplicate))
+			r.Add(metrics.Messages, 1, outcome(metrics.OutcomeDeadLettered))
+		}))
+	}
+	feed("promotion", emit(t, "promotion", func(r *metrics.Recorder) { r.Add(metrics.Messages, 1, outcome(metrics.OutcomeProcessed)) }))
+	s.feed("promotion", []byte(`{"level":"INFO","msg":"message processed"}`)) // a log line
+
+	want := []string{
+		"publisher   placed 6, published 4, publish failures 0, in the outbox 1",
+		"fulfilment  processed 4, duplicates 2, retries 0, in DLQ 2",
+		"promotion   coupons 1, duplicates 0, retries 0, in DLQ 0",
+	}
+	if got := s.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("summary:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// It is printed once per interval with news, not while nothing flows.
+	synctest.Test(t, func(t *testing.T) {
+		var out lockedWriter
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.report(ctx, &out, 10*time.Second) }()
+		time.Sleep(time.Minute) // six intervals, the first with news
+		cancel()
+		<-done
+		if n := strings.Count(out.String(), "dev: publisher"); n != 1 {
+			t.Errorf("printed the summary %d times in idle intervals after one with news; want once:\n%s", n, out.String())
+		}
+	})
+}

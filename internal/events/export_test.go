@@ -1,0 +1,4 @@
+package events
+
+// MessageAttributes is the carrier Publish writes the trace context into.
+type MessageAttributes = messageAttributes

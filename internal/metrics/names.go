@@ -1,0 +1,43 @@
+package metrics
+
+// Namespace is the CloudWatch namespace of every metric the services emit.
+const Namespace = "pubsub"
+
+// Dimension names. Each metric carries DimService; a few add one more.
+const (
+	DimService = "service"
+	DimOutcome = "outcome"
+	DimRoute   = "route"
+)
+
+// Metric names, the contract with the alarms in copilot/*/addons and with
+// dashboards: rename one and the alarm consistency test fails.
+const (
+	// Workers.
+	Messages        = "Messages"        // Count, by outcome (see Outcome*)
+	HandlerDuration = "HandlerDuration" // Milliseconds
+	MessageAge      = "MessageAge"      // Milliseconds, SentTimestamp to handled
+
+	// Publisher.
+	OrdersPlaced    = "OrdersPlaced"    // Count
+	OrdersPublished = "OrdersPublished" // Count
+	PublishFailures = "PublishFailures" // Count
+	OutboxPending   = "OutboxPending"   // Count, measured by the relay
+	OutboxOldestAge = "OutboxOldestAge" // Seconds, measured by the relay
+	RequestLatency  = "RequestLatency"  // Milliseconds, by route
+)
+
+// Outcomes of a received message (the DimOutcome of Messages).
+const (
+	OutcomeProcessed    = "processed"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeRetry        = "retry"
+	OutcomePoison       = "poison"
+	OutcomeDeadLettered = "dead-lettered"
+	OutcomeReleased     = "released"
+)
+
+// Names lists every metric name the services emit.
+func Names() []string {
+	return []string{Messages, HandlerDuration, MessageAge, OrdersPlaced, OrdersPublished, PublishFailures, OutboxPending, OutboxOldestAge, RequestLatency}
+}
