@@ -121,3 +121,46 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 		t.Errorf("%d orders still in the outbox, want 0", len(due))
 	}
 }
+
+// TestClaimIsAtomic: many tasks claim the same due order at once; exactly one
+// wins, as DynamoDB applies a conditional write atomically. moto's server did
+// not (it checked, then wrote, on concurrent threads) until the emulator
+// package made its DynamoDB writes atomic; TestTasksDrainOutboxOnce then saw
+// an order published twice now and then.
+func TestClaimIsAtomic(t *testing.T) {
+	emu := integration.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	store := checkoutdb.New(dynamodb.NewFromConfig(emu.Config), dep.Services["publisher"].Tables["ordersTable"])
+	for i := range 20 {
+		o := order.Order{ID: order.NewID(), Customer: "Leslie Lamport", Amount: money.Cents(100 + i), CreatedAt: time.Now().UTC()}
+		lease := time.Now().Add(-time.Second)
+		if err := store.Create(ctx, o, lease); err != nil && !errors.Is(err, checkout.ErrExists) {
+			t.Fatal(err)
+		}
+		due, err := store.Get(ctx, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wins sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for range 8 {
+			wins.Go(func() {
+				_, err := store.Claim(ctx, checkout.Due{ID: o.ID, LeaseUntil: due.LeaseUntil}, time.Now(), 30*time.Second)
+				if err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				} else if !errors.Is(err, checkout.ErrNotDue) {
+					t.Error(err)
+				}
+			})
+		}
+		wins.Wait()
+		if won != 1 {
+			t.Errorf("order %s: %d of 8 concurrent claims won; want exactly 1", o.ID, won)
+		}
+	}
+}

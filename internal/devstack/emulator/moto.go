@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,14 +11,21 @@ import (
 	"time"
 )
 
-// StartMoto starts `python -m moto.server` on 127.0.0.1 at a free port and
-// waits until it answers. Its output goes to logs.
+// motoAtomic starts moto's server with DynamoDB's writes made atomic, as
+// DynamoDB's are (see the file).
+//
+//go:embed moto_atomic.py
+var motoAtomic string
+
+// StartMoto starts moto's server on 127.0.0.1 at a free port, with
+// DynamoDB's conditional writes atomic as on AWS (moto_atomic.py), and waits
+// until it answers. Its output goes to logs.
 func StartMoto(ctx context.Context, python string, logs io.Writer) (*Moto, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(python, "-c", motoAtomic, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logs, logs
 	s, err := startServer("moto", fmt.Sprintf("http://127.0.0.1:%d", port), cmd, nil)
 	if err != nil {
