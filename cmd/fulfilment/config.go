@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
 	"github.com/pubsub-app/pubsub/cmd/internal/workerconf"
 )
 
@@ -11,10 +10,4 @@ type Config struct {
 	workerconf.Config
 	// From the fulfilmentsTable addon's output fulfilmentsTableName.
 	Table string `env:"FULFILMENTS_TABLE_NAME, required"`
-}
-
-func loadConfig(getenv func(string) string) (Config, error) {
-	var c Config
-	err := envconf.Load(getenv, &c)
-	return c, err
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
 )
 
 // The worker variables both workers share are tested one by one in
@@ -73,4 +75,11 @@ func TestCheckConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "FULFILMENTS_TABLE_NAME") {
 		t.Errorf("-check-config without FULFILMENTS_TABLE_NAME: %v; want an error naming it", err)
 	}
+}
+
+// loadConfig loads the configuration as run does, without the flag.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	err := envconf.Load(getenv, &c)
+	return c, err
 }

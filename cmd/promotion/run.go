@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -16,21 +15,11 @@ import (
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	checkOnly, err := envconf.CheckConfigFlag(args, stdout)
-	if err != nil {
+	cfg, done, err := envconf.Configure[Config]("promotion", args, getenv, stdout)
+	if done {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configure promotion: %w", err)
-	}
-	if checkOnly {
-		return envconf.Print(stdout, cfg)
-	}
-	tel, err := telemetry.Start(ctx, stdout, telemetry.Settings{
-		Service: "promotion", LogLevel: cfg.LogLevel, MetricsInterval: cfg.MetricsInterval,
-		OTLPEndpoint: cfg.OTLPEndpoint, TraceSampleRatio: cfg.TraceSampleRatio,
-	})
+	tel, err := telemetry.Start(ctx, stdout, "promotion", cfg.Config.Config) // the telemetry settings workerconf embeds
 	if err != nil {
 		return err
 	}

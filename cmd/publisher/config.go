@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/telemetry"
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/events"
@@ -40,24 +41,8 @@ type Config struct {
 	OutboxRetryBase time.Duration `env:"OUTBOX_RETRY_BASE, default=2s"`
 	OutboxRetryMax  time.Duration `env:"OUTBOX_RETRY_MAX, default=1m"`
 
-	LogLevel string `env:"LOG_LEVEL, default=info"`
-	// How often metrics are written to stdout in CloudWatch's Embedded
-	// Metric Format (internal/metrics): CloudWatch's standard resolution.
-	MetricsInterval time.Duration `env:"METRICS_INTERVAL, default=1m"`
-	// Where spans go (internal/tracing): the OTLP/HTTP base URL of the
-	// collector, on ECS Copilot's awsxray sidecar (the manifest sets it);
-	// unset, nothing is traced.
-	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	// The share of traces started here that are kept, 0 to 1 (X-Ray bills
-	// $5 per million traces recorded); a continued trace keeps its origin's
-	// decision.
-	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO, default=1"`
-}
-
-func loadConfig(getenv func(string) string) (Config, error) {
-	var c Config
-	err := envconf.Load(getenv, &c)
-	return c, err
+	// Logs, metrics and traces.
+	telemetry.Config
 }
 
 // Validate checks the values as the publisher uses them.
@@ -86,10 +71,7 @@ func (c *Config) Validate(chk *envconf.Check) {
 	if c.OutboxRetryMax < c.OutboxRetryBase {
 		chk.Failf(&c.OutboxRetryMax, "want at least %s (%s)", chk.Name(&c.OutboxRetryBase), c.OutboxRetryBase)
 	}
-	chk.LogLevel(&c.LogLevel)
-	chk.Duration(&c.MetricsInterval, time.Second, time.Hour)
-	chk.HTTPURL(&c.OTLPEndpoint)
-	chk.Ratio(&c.TraceSampleRatio)
+	c.Config.Validate(chk) // telemetry
 }
 
 // tableName is what DynamoDB accepts as a table name.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/telemetry"
 	"github.com/pubsub-app/pubsub/internal/copilot"
 )
 
@@ -46,9 +48,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		OutboxInterval:   2 * time.Second,
 		OutboxRetryBase:  2 * time.Second,
 		OutboxRetryMax:   time.Minute,
-		LogLevel:         "info",
-		MetricsInterval:  time.Minute,
-		TraceSampleRatio: 1,
+		Config:           telemetry.Config{LogLevel: "info", MetricsInterval: time.Minute, TraceSampleRatio: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -139,4 +139,11 @@ func TestCheckConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ORDERS_TABLE_NAME") {
 		t.Errorf("-check-config without ORDERS_TABLE_NAME: %v; want an error naming it", err)
 	}
+}
+
+// loadConfig loads the configuration as run does, without the flag.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	err := envconf.Load(getenv, &c)
+	return c, err
 }

@@ -23,21 +23,11 @@ import (
 )
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	checkOnly, err := envconf.CheckConfigFlag(args, stdout)
-	if err != nil {
+	cfg, done, err := envconf.Configure[Config]("publisher", args, getenv, stdout)
+	if done {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configure publisher: %w", err)
-	}
-	if checkOnly {
-		return envconf.Print(stdout, cfg)
-	}
-	tel, err := telemetry.Start(ctx, stdout, telemetry.Settings{
-		Service: "publisher", LogLevel: cfg.LogLevel, MetricsInterval: cfg.MetricsInterval,
-		OTLPEndpoint: cfg.OTLPEndpoint, TraceSampleRatio: cfg.TraceSampleRatio,
-	})
+	tel, err := telemetry.Start(ctx, stdout, "publisher", cfg.Config)
 	if err != nil {
 		return err
 	}

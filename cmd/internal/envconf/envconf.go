@@ -91,6 +91,23 @@ func CheckConfigFlag(args []string, out io.Writer) (bool, error) {
 	return *check, nil
 }
 
+// Configure is a binary's start: it loads C from getenv and, given
+// -check-config in args, prints it; done is then true and the binary exits
+// with err.
+func Configure[C any](service string, args []string, getenv func(string) string, stdout io.Writer) (cfg C, done bool, err error) {
+	checkOnly, err := CheckConfigFlag(args, stdout)
+	if err != nil {
+		return cfg, true, err
+	}
+	if err := Load(getenv, &cfg); err != nil {
+		return cfg, true, fmt.Errorf("configure %s: %w", service, err)
+	}
+	if checkOnly {
+		return cfg, true, Print(stdout, cfg)
+	}
+	return cfg, false, nil
+}
+
 // Print writes cfg one setting a line, VARIABLE=value, in the order the
 // struct declares them; the value of a variable whose name contains SECRET or
 // TOKEN is masked.

@@ -27,7 +27,7 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 // recorded since the last interval is written by Stop, not lost.
 func TestStopFlushesTheLastMetrics(t *testing.T) {
 	var out lockedBuffer
-	tel, err := Start(context.Background(), &out, Settings{Service: "publisher", LogLevel: "info", MetricsInterval: time.Hour, TraceSampleRatio: 1})
+	tel, err := Start(context.Background(), &out, "publisher", Config{LogLevel: "info", MetricsInterval: time.Hour, TraceSampleRatio: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestStopFlushesTheLastMetrics(t *testing.T) {
 }
 
 func TestStartRefusesABadCollectorURL(t *testing.T) {
-	if _, err := Start(context.Background(), &lockedBuffer{}, Settings{Service: "publisher", MetricsInterval: time.Hour, OTLPEndpoint: "localhost:4318"}); err == nil {
+	if _, err := Start(context.Background(), &lockedBuffer{}, "publisher", Config{MetricsInterval: time.Hour, OTLPEndpoint: "localhost:4318"}); err == nil {
 		t.Error("Start with OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318: nil error; want one")
 	}
 }

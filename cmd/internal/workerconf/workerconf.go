@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pubsub-app/pubsub/cmd/internal/envconf"
+	"github.com/pubsub-app/pubsub/cmd/internal/telemetry"
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/worker"
@@ -42,18 +43,8 @@ type Config struct {
 	// call must not hold a slot (its message kept hidden) for hours.
 	HandlerTimeout time.Duration `env:"WORKER_HANDLER_TIMEOUT, default=5m"`
 
-	LogLevel string `env:"LOG_LEVEL, default=info"`
-	// How often metrics are written to stdout in CloudWatch's Embedded
-	// Metric Format (internal/metrics): CloudWatch's standard resolution.
-	MetricsInterval time.Duration `env:"METRICS_INTERVAL, default=1m"`
-	// Where spans go (internal/tracing): the OTLP/HTTP base URL of the
-	// collector, on ECS Copilot's awsxray sidecar (the manifest sets it);
-	// unset, nothing is traced.
-	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	// The share of traces started here that are kept, 0 to 1 (X-Ray bills
-	// $5 per million traces recorded); a continued trace keeps its origin's
-	// decision.
-	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO, default=1"`
+	// Logs, metrics and traces.
+	telemetry.Config
 }
 
 // SQS limits: maxReceiveCount is 1 to 1000; a visibility timeout at most 12 hours.
@@ -81,10 +72,7 @@ func (c *Config) Validate(chk *envconf.Check) {
 	chk.Seconds(&c.PoisonDelay, time.Second, maxVisibility)
 	chk.Duration(&c.StatsInterval, time.Second, 24*time.Hour)
 	chk.Duration(&c.HandlerTimeout, time.Second, worker.MaxHandlerTimeout)
-	chk.LogLevel(&c.LogLevel)
-	chk.Duration(&c.MetricsInterval, time.Second, time.Hour)
-	chk.HTTPURL(&c.OTLPEndpoint)
-	chk.Ratio(&c.TraceSampleRatio)
+	c.Config.Validate(chk) // telemetry
 }
 
 // Engine is the engine's configuration: the queue, and the only topic whose
