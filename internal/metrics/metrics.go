@@ -12,7 +12,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -65,6 +64,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	w       io.Writer
 	service string
+	base    key // the key of the lines with no dimension but service
 	now     func() time.Time
 	lines   map[key]map[string]*series
 	dims    map[key][]string // dimension names of a line, in order
@@ -74,7 +74,7 @@ type Recorder struct {
 // New returns a recorder for service whose flushes go to w, one Write per
 // line (share w with the logger through a writer that serialises writes).
 func New(w io.Writer, service string, now func() time.Time) *Recorder {
-	return &Recorder{w: w, service: service, now: now, lines: map[key]map[string]*series{}, dims: map[key][]string{}, values: map[key][]string{}}
+	return &Recorder{w: w, service: service, base: key(DimService + "=" + service), now: now, lines: map[key]map[string]*series{}, dims: map[key][]string{}, values: map[key][]string{}}
 }
 
 // Add adds n to a counter.
@@ -104,20 +104,18 @@ func (r *Recorder) record(name string, unit Unit, k kind, v float64, dims []Dim)
 	if r == nil {
 		return
 	}
-	names := make([]string, 0, len(dims)+1)
-	vals := make([]string, 0, len(dims)+1)
-	names, vals = append(names, DimService), append(vals, r.service)
-	var b strings.Builder
-	b.WriteString(DimService + "=" + r.service)
+	kk := r.base
 	for _, d := range dims {
-		names, vals = append(names, d.Name), append(vals, d.Value)
-		b.WriteString("\x00" + d.Name + "=" + d.Value)
+		kk += key("\x00" + d.Name + "=" + d.Value)
 	}
-	kk := key(b.String())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	line := r.lines[kk]
-	if line == nil {
+	if line == nil { // a new set of dimension values: its names and values, in order
+		names, vals := []string{DimService}, []string{r.service}
+		for _, d := range dims {
+			names, vals = append(names, d.Name), append(vals, d.Value)
+		}
 		line = map[string]*series{}
 		r.lines[kk], r.dims[kk], r.values[kk] = line, names, vals
 	}

@@ -64,16 +64,6 @@ type Stack struct {
 	done    chan error
 }
 
-// goBuild compiles the dev tool and the three services into bin.
-func goBuild(root, bin string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin+"/", "./cmd/dev", "./cmd/publisher", "./cmd/fulfilment", "./cmd/promotion")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return nil
-}
-
 // startStack runs `dev run` (what `make run` runs) on the emulator under a
 // fresh environment name and waits for the publisher's health check.
 func startStack(t *testing.T, emu *integration.Emulator) *Stack {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
 // TestMain runs the tests, then checks every AWS call the binaries made
@@ -35,8 +37,6 @@ func TestMain(m *testing.M) {
 	if recorder != nil {
 		recorder.Close()
 	}
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	integration.RemoveBinaries()
 	os.Exit(code)
 }

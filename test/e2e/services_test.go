@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,25 +23,15 @@ import (
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds the services and the dev tool once for the whole package.
+// binaries builds the services and the dev tool once for the whole package
+// and returns the folder that holds them (integration.Binary's).
 func binaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "pubsub-e2e-bin-")
-		if buildErr == nil {
-			buildErr = goBuild(integration.RepoRoot(t), binDir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	var dir string
+	for _, name := range []string{"dev", "publisher", "fulfilment", "promotion"} {
+		dir = filepath.Dir(integration.Binary(t, name))
 	}
-	return binDir
+	return dir
 }
 
 // Services are the three binaries started directly, without the dev tool,

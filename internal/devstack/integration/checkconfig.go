@@ -34,7 +34,7 @@ func Binary(t testing.TB, name string) string {
 	}
 	err, ok := built[name]
 	if !ok {
-		cmd := exec.Command("go", "build", "-o", builtDir+string(filepath.Separator), "./cmd/"+name)
+		cmd := exec.Command("go", "build", "-trimpath", "-o", builtDir+string(filepath.Separator), "./cmd/"+name)
 		cmd.Dir = RepoRoot(t)
 		if out, cerr := cmd.CombinedOutput(); cerr != nil {
 			err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, cerr, out)
