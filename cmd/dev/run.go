@@ -92,7 +92,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // default) started here for the command's lifetime.
 func execWithEmulator(ctx context.Context, getenv func(string) string, stdout io.Writer, choice emulatorChoice, argv []string) error {
 	env := os.Environ()
-	if getenv("AWS_ENDPOINT_URL") == "" && !choice.explicit && emulator.DockerReachable() {
+	docker := getenv("AWS_ENDPOINT_URL") == "" && !choice.explicit && emulator.DockerReachable()
+	if docker {
+		// An engine that cannot get the image (no registry, as here) is no reason to fail.
+		if why := emulator.ImageUnavailable(ctx, emulator.LocalStackImage(getenv)); why != "" {
+			fmt.Fprintf(stdout, "dev: Docker answers, but it cannot start LocalStack (%s); starting %s instead\n", why, choice.kind)
+			docker = false
+		}
+	}
+	if docker {
 		fmt.Fprintln(stdout, "dev: Docker answers; the integration tests will start LocalStack")
 	} else {
 		_, emuEnv, stop, err := emulatorEndpoint(ctx, getenv, stdout, choice)

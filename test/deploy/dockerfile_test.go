@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"cmp"
 	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"fmt"
+	goversion "go/version"
 	"io/fs"
 	"maps"
 	"os"
@@ -46,7 +48,10 @@ func TestDockerfiles(t *testing.T) {
 	if err != nil || mod.Go == nil || mod.Module == nil {
 		t.Fatalf("go.mod: %v; want a module and a go directive", err)
 	}
-	goVersion := strings.Join(strings.SplitN(mod.Go.Version, ".", 3)[:2], ".") // "1.26"
+	goLine, toolchain := mod.Go.Version, ""
+	if mod.Toolchain != nil {
+		toolchain = mod.Toolchain.Name // "go1.26.8"
+	}
 	ctxFiles := buildContext(t, root)
 
 	for _, name := range slices.Sorted(maps.Keys(wantServices)) {
@@ -77,8 +82,8 @@ func TestDockerfiles(t *testing.T) {
 				t.Fatalf("%s: no stage named build (FROM golang:... AS build)", file)
 			}
 			bs := &stages[i]
-			if want := "golang:" + goVersion; !strings.HasPrefix(bs.BaseName, want) {
-				t.Errorf("%s: build stage FROM %s; want %s[-variant] (go.mod says go %s)", file, bs.BaseName, want, goVersion)
+			if problem := builderImageProblem(bs.BaseName, goLine, toolchain); problem != "" {
+				t.Errorf("%s: build stage: %s", file, problem)
 			}
 			run, output := goBuildRun(t, file, bs, lex)
 
@@ -225,11 +230,52 @@ func parseDockerfile(t *testing.T, root, file string) ([]instructions.Stage, *sh
 	if err != nil {
 		t.Fatalf("parse %s: %v", file, err)
 	}
-	stages, _, err := instructions.Parse(res.AST, nil)
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil || len(stages) == 0 {
 		t.Fatalf("parse %s: %v; want at least one FROM", file, err)
 	}
-	return stages, shell.NewLex(res.EscapeToken)
+	// FROM ${GO_IMAGE}: the image a build with no build arguments (Copilot's) uses, each ARG
+	// before the first FROM at its default, expanded as BuildKit expands it.
+	lex := shell.NewLex(res.EscapeToken)
+	var env []string
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			if kv.Value != nil {
+				env = append(env, kv.Key+"="+*kv.Value)
+			}
+		}
+	}
+	for i := range stages {
+		base, _, err := lex.ProcessWord(stages[i].BaseName, shell.EnvsFromSlice(env))
+		if err != nil || base == "" {
+			t.Fatalf("%s: FROM %s: %v; want it to name an image with the default build arguments", file, stages[i].BaseName, err)
+		}
+		stages[i].BaseName = base
+	}
+	return stages, lex
+}
+
+// builderImageProblem says what is wrong with the build stage's base image for a module whose
+// go.mod has goLine (and toolchain, "" if none): it must be golang:X.Y.Z[-variant], naming a
+// full Go version no older than either. The official images set GOTOOLCHAIN=local, so an older
+// Go stops at go mod download ("go.mod requires go >= ..."); a tag without the patch version
+// (golang:1.26) says nothing about which Go the pinned digest holds.
+func builderImageProblem(baseName, goLine, toolchain string) string {
+	tag, _, _ := strings.Cut(baseName, "@")
+	repo, ver, _ := strings.Cut(tag, ":")
+	if repo != "golang" && repo != "docker.io/library/golang" {
+		return fmt.Sprintf("FROM %s; want the official golang image", baseName)
+	}
+	ver, _, _ = strings.Cut(ver, "-")
+	if !regexp.MustCompile(`^[1-9][0-9]*\.[0-9]+\.[0-9]+$`).MatchString(ver) {
+		return fmt.Sprintf("FROM %s names no full Go version; want golang:X.Y.Z[-variant]@sha256:... (the Go the digest holds)", baseName)
+	}
+	for _, need := range []struct{ what, v string }{{"go", "go" + goLine}, {"toolchain", toolchain}} {
+		if need.v != "" && goversion.Compare("go"+ver, need.v) < 0 {
+			return fmt.Sprintf("FROM %s: Go %s is older than go.mod's %s line (%s); the image's GOTOOLCHAIN=local stops the build at go mod download", baseName, ver, need.what, strings.TrimPrefix(need.v, "go"))
+		}
+	}
+	return ""
 }
 
 // commands returns the stage's instructions of type T (*instructions.CopyCommand, ...).
@@ -408,4 +454,33 @@ func buildContext(t *testing.T, root string) fstest.MapFS {
 		t.Fatal(err)
 	}
 	return files
+}
+
+func TestBuilderImageProblem(t *testing.T) {
+	const digest = "@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d"
+	tests := []struct {
+		name, base, goLine, toolchain string
+		want                          string // a part of the problem; "" for none
+	}{
+		{"same version", "golang:1.26.8-bookworm" + digest, "1.26.8", "", ""},
+		{"newer patch", "golang:1.26.9-bookworm" + digest, "1.26.8", "", ""},
+		{"newer minor", "golang:1.27.0" + digest, "1.26.8", "", ""},
+		{"language version only in go.mod", "golang:1.26.0-alpine" + digest, "1.26", "", ""},
+		{"docker.io spelled out", "docker.io/library/golang:1.26.8-bookworm" + digest, "1.26.8", "", ""},
+		{"no patch in the tag (today's bug)", "golang:1.26-bookworm" + digest, "1.26.8", "", "names no full Go version"},
+		{"no tag", "golang" + digest, "1.26.8", "", "names no full Go version"},
+		{"older than the go line", "golang:1.26.4-bookworm" + digest, "1.26.8", "", "older than go.mod's go line (1.26.8)"},
+		{"older than the toolchain line", "golang:1.26.8-bookworm" + digest, "1.26.0", "go1.26.9", "older than go.mod's toolchain line (1.26.9)"},
+		{"older minor", "golang:1.25.12" + digest, "1.26.0", "", "older than go.mod's go line"},
+		{"a release candidate is no full version", "golang:1.27rc1-bookworm" + digest, "1.26.8", "", "names no full Go version"},
+		{"not the official image", "example.com/golang:1.26.8" + digest, "1.26.8", "", "want the official golang image"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := builderImageProblem(tc.base, tc.goLine, tc.toolchain)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("builderImageProblem(%q, %q, %q) = %q; want %q", tc.base, tc.goLine, tc.toolchain, got, cmp.Or(tc.want, "no problem"))
+			}
+		})
+	}
 }

@@ -51,17 +51,11 @@ var copilotOwnGrants = []struct{ source, action, why string }{
 	{"DeadLetterPolicy", "sqs:ReceiveMessage", "Copilot's DLQ policy; the workers never read their DLQ (people do, with the runbook)"},
 	{"DeadLetterPolicy", "sqs:DeleteMessage", "Copilot's DLQ policy; the workers never read their DLQ"},
 	{"EventsKMSKey", "kms:Encrypt", "Copilot's queue key policy; the workers only receive (decrypt), never send"},
-	// observability.tracing: awsxray puts the collector sidecar's policy on the task role.
+	// observability.tracing: awsxray puts the collector sidecar's policy on the task role;
+	// overrides/cfn.patches.yml cuts it to the one action the collector's X-Ray-only config
+	// calls (Copilot's CloudWatch Logs, telemetry and sampling actions are gone), and
+	// test/rendered (TestRenderedCollectorGrants) keeps it so.
 	{"AWSDistroOpenTelemetryPolicy", "xray:PutTraceSegments", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "xray:PutTelemetryRecords", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingRules", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingTargets", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "xray:GetSamplingStatisticSummaries", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "logs:PutLogEvents", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "logs:CreateLogGroup", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "logs:CreateLogStream", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "logs:DescribeLogStreams", adotSidecar},
-	{"AWSDistroOpenTelemetryPolicy", "logs:DescribeLogGroups", adotSidecar},
 }
 
 // adotSidecar explains the grants of Copilot's AWSDistroOpenTelemetryPolicy: the

@@ -4,11 +4,13 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,6 +64,39 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// DefaultLocalStackImage is the last LocalStack image that starts without an
+// auth token; LOCALSTACK_IMAGE overrides it (make test-docker: an image built
+// here). Pinned by digest: a tag can be pushed again.
+const DefaultLocalStackImage = "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a"
+
+// LocalStackImage is the image the tests start LocalStack from where a Docker
+// engine answers: LOCALSTACK_IMAGE, else DefaultLocalStackImage.
+func LocalStackImage(getenv func(string) string) string {
+	if image := getenv("LOCALSTACK_IMAGE"); image != "" {
+		return image
+	}
+	return DefaultLocalStackImage
+}
+
+// ImageUnavailable says why the Docker engine cannot start image: it is not
+// there and `docker pull` cannot get it (no registry answers, as on a machine
+// that reaches none), or "" when it can. It asks the docker CLI; without one
+// it cannot tell, and says "".
+func ImageUnavailable(ctx context.Context, image string) string {
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		return ""
+	}
+	if exec.CommandContext(ctx, docker, "image", "inspect", image).Run() == nil {
+		return ""
+	}
+	out, err := exec.CommandContext(ctx, docker, "pull", "-q", image).CombinedOutput()
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf("docker pull %s: %s", image, bytes.TrimSpace(out))
 }
 
 // DockerReachable reports whether a Docker engine answers on DOCKER_HOST or

@@ -28,10 +28,8 @@ import (
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
-// DefaultLocalStackImage is the last LocalStack image that starts without an
-// auth token; LOCALSTACK_IMAGE overrides it (make test-docker: an image built
-// here). Pinned by digest: a tag can be pushed again.
-const DefaultLocalStackImage = "localstack/localstack:4.14.0@sha256:3ebc37595918b8accb852f8048fef2aff047d465167edd655528065b07bc364a"
+// DefaultLocalStackImage is emulator.DefaultLocalStackImage.
+const DefaultLocalStackImage = emulator.DefaultLocalStackImage
 
 // Emulator is a reachable AWS emulator.
 type Emulator struct {
@@ -95,9 +93,10 @@ func find() {
 		skipWhy = "AWS_ENDPOINT_URL is not set and no Docker engine answers to start LocalStack (run `make test`, which starts moto)"
 		return
 	}
-	image := os.Getenv("LOCALSTACK_IMAGE")
-	if image == "" {
-		image = DefaultLocalStackImage
+	image := emulator.LocalStackImage(os.Getenv)
+	if why := emulator.ImageUnavailable(context.Background(), image); why != "" {
+		skipWhy = "AWS_ENDPOINT_URL is not set, and the Docker engine cannot start LocalStack (" + why + "); run `make test`, which starts moto"
+		return
 	}
 	env := map[string]string{"SERVICES": "sns,sqs,dynamodb"}
 	if tok := os.Getenv("LOCALSTACK_AUTH_TOKEN"); tok != "" {
