@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
@@ -151,7 +153,7 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	g := procgroup.New(stdout)
 	// Every 10 seconds while orders flow, a line per service from the
 	// metrics they write (written every 5 seconds here, unless set).
-	sum := newSummary()
+	sum := newSummary(o.envName)
 	g.Tap(sum.feed)
 	go sum.report(ctx, stdout, 10*time.Second)
 	base := append(os.Environ(), emuEnv...)
@@ -182,8 +184,17 @@ func runStack(ctx context.Context, getenv func(string) string, stdout io.Writer,
 	g.Supervise(ctx, procgroup.ECSBackoff, func(format string, args ...any) {
 		fmt.Fprintf(stdout, "dev: "+format+"\n", args...)
 	})
+	// Registered only now, after the Ctrl-C that ended ctx has been
+	// delivered: what arrives here is a second one.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	workers := map[string]bool{}
+	for _, s := range top.Services {
+		workers[s.Name] = s.Type == topology.TypeWorker
+	}
 	fmt.Fprintln(stdout, "dev: stopping")
-	failed := g.Stop(30 * time.Second)
+	failed := stopServices(g, stdout, stopGrace, workers, again)
 	if len(failed) > 0 {
 		return fmt.Errorf("services did not stop cleanly: %v", failed)
 	}

@@ -13,19 +13,29 @@ import (
 // summary adds up the metrics the services write (EMF lines on their
 // stdout, as CloudWatch would) for a one-line-per-service report while
 // orders flow: what an operator's dashboard would show, in the terminal.
+// Like a dashboard of one environment, it reads only the metrics that name
+// its environment (the env dimension every line carries).
 type summary struct {
+	env     string
 	mu      sync.Mutex
 	totals  map[string]map[string]float64 // service → "Metric" or "Metric{outcome}" → sum
 	changed bool
 }
 
-func newSummary() *summary { return &summary{totals: map[string]map[string]float64{}} }
+// newSummary returns a summary of environment env's metrics.
+func newSummary(env string) *summary {
+	return &summary{env: env, totals: map[string]map[string]float64{}}
+}
 
-// feed takes one line a service wrote; lines that are not EMF are ignored.
+// feed takes one line a service wrote; lines that are not EMF, or not of
+// the summary's environment, are ignored.
 func (s *summary) feed(_ string, line []byte) {
 	l, err := metrics.Parse(line)
 	if err != nil {
 		return // a log line (ErrNotEMF), or a malformed one: the services' tests catch those
+	}
+	if l.Dims[metrics.DimEnv] != s.env {
+		return // another environment's series, or none named: not this dashboard's
 	}
 	svc := l.Dims[metrics.DimService]
 	s.mu.Lock()

@@ -12,11 +12,18 @@ import (
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
-// emit returns the EMF lines a service's recorder writes for what rec does.
+// emit returns the EMF lines a service's recorder writes for what rec does,
+// in environment "local".
 func emit(t *testing.T, svc string, rec func(*metrics.Recorder)) [][]byte {
 	t.Helper()
+	return emitIn(t, "local", svc, rec)
+}
+
+// emitIn is emit in environment env.
+func emitIn(t *testing.T, env, svc string, rec func(*metrics.Recorder)) [][]byte {
+	t.Helper()
 	var buf bytes.Buffer
-	r := metrics.New(&buf, svc, time.Now)
+	r := metrics.NewIn(&buf, svc, env, time.Now)
 	rec(r)
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
@@ -42,7 +49,7 @@ func (w *lockedWriter) String() string {
 }
 
 func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
-	s := newSummary()
+	s := newSummary("local")
 	feed := func(svc string, lines [][]byte) {
 		for _, l := range lines {
 			s.feed(svc, l)
@@ -63,6 +70,11 @@ func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
 	}
 	feed("promotion", emit(t, "promotion", func(r *metrics.Recorder) { r.Add(metrics.Messages, 1, outcome(metrics.OutcomeProcessed)) }))
 	s.feed("promotion", []byte(`{"level":"INFO","msg":"message processed"}`)) // a log line
+	// Another environment's metrics (the dev tool reads only its own).
+	feed("publisher", emitIn(t, "production", "publisher", func(r *metrics.Recorder) { r.Add(metrics.OrdersPlaced, 100) }))
+	feed("fulfilment", emitIn(t, "production", "fulfilment", func(r *metrics.Recorder) {
+		r.Add(metrics.Messages, 100, outcome(metrics.OutcomeProcessed))
+	}))
 
 	want := []string{
 		"publisher   placed 6, published 4, publish failures 0, in the outbox 1",

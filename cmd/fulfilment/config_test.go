@@ -36,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, "", func(c Config) bool {
 			e := c.Engine()
-			return c.Table == "pubsub-test-fulfilment-fulfilments" && e.Topic == "pubsub-test-publisher-ordersTopic" &&
+			return c.Table == "pubsub-test-fulfilment-fulfilments" && e.TopicARN == "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-ordersTopic" &&
 				e.Concurrency == 10 && e.WaitTime == 20*time.Second && e.DrainTimeout == 20*time.Second && c.LogLevel == "info"
 		}},
 		{"no FULFILMENTS_TABLE_NAME", map[string]string{"FULFILMENTS_TABLE_NAME": ""}, "FULFILMENTS_TABLE_NAME", nil},

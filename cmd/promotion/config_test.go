@@ -36,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, "", func(c Config) bool {
 			e := c.Engine()
-			return c.Table == "pubsub-test-promotion-coupons" && e.Topic == "pubsub-test-publisher-ordersTopic" &&
+			return c.Table == "pubsub-test-promotion-coupons" && e.TopicARN == "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-ordersTopic" &&
 				e.Concurrency == 10 && e.WaitTime == 20*time.Second && e.DrainTimeout == 20*time.Second && c.LogLevel == "info"
 		}},
 		{"no COUPONS_TABLE_NAME", map[string]string{"COUPONS_TABLE_NAME": ""}, "COUPONS_TABLE_NAME", nil},

@@ -29,7 +29,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	engine := cfg.Engine()
 	engine.Name = "promotion" // its spans: "promotion process"
 	log.Info("worker starting", "queue_url", engine.QueueURL, "table", cfg.Table,
-		"topic", engine.Topic, "concurrency", engine.Concurrency, "drain_timeout", engine.DrainTimeout.String())
+		"topic_arn", engine.TopicARN, "concurrency", engine.Concurrency, "drain_timeout", engine.DrainTimeout.String())
 	h := promotion.NewHandler(dynamodb.NewFromConfig(awsCfg), cfg.Table, time.Now)
 	return worker.New(sqs.NewFromConfig(awsCfg), h, engine, log).WithMetrics(rec).Run(ctx)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/web"
 )
 
 // Config is the publisher's configuration.
@@ -29,7 +30,9 @@ type Config struct {
 	CouponsTable     string `env:"COUPONS_TABLE_NAME, required"`
 	// Injected by Copilot for publish.topics; must hold events.Topic (ordersTopic).
 	TopicARNs copilot.TopicARNs `env:"COPILOT_SNS_TOPIC_ARNS, required"`
-	// How long requests in flight may finish after SIGTERM; below the task's StopTimeout.
+	// How long requests in flight and the outbox's last publish may finish
+	// after SIGTERM. With the span flush after it (web.StopBudget) it must
+	// end before the task's StopTimeout.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 
 	// The outbox (checkout.Options): one publish's timeout, which must be
@@ -61,7 +64,11 @@ func (c *Config) Validate(chk *envconf.Check) {
 	if _, err := c.TopicARNs.ARN(events.Topic); err != nil {
 		chk.Failf(&c.TopicARNs, "want the topic %q (the manifest's publish.topics declares the topics)", events.Topic)
 	}
-	chk.Duration(&c.ShutdownTimeout, time.Millisecond, 2*time.Minute) // Fargate's longest StopTimeout
+	chk.Duration(&c.ShutdownTimeout, time.Millisecond, web.MaxStopTimeout)
+	if b := web.StopBudget(c.ShutdownTimeout); c.ShutdownTimeout > 0 && b >= web.MaxStopTimeout {
+		chk.Failf(&c.ShutdownTimeout, "want at most %s: with the span flush and the exit after it the shutdown takes %s, and must end before the task's StopTimeout, at most %s on Fargate",
+			web.MaxStopTimeout-(b-c.ShutdownTimeout)-time.Second, b, web.MaxStopTimeout)
+	}
 	for _, d := range []*time.Duration{&c.PublishTimeout, &c.OutboxLease, &c.OutboxInterval, &c.OutboxRetryBase, &c.OutboxRetryMax} {
 		chk.Duration(d, time.Millisecond, time.Hour)
 	}

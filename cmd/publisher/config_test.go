@@ -87,6 +87,9 @@ func TestLoadConfig(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT not a duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT", nil},
 		{"SHUTDOWN_TIMEOUT negative", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT", nil},
 		{"SHUTDOWN_TIMEOUT beyond Fargate's stop timeout", map[string]string{"SHUTDOWN_TIMEOUT": "3m"}, "SHUTDOWN_TIMEOUT", nil},
+		// The drain, then the span flush (2s) and the exit (1s), within Fargate's longest StopTimeout (2m).
+		{"SHUTDOWN_TIMEOUT that fits only without the flush", map[string]string{"SHUTDOWN_TIMEOUT": "118s"}, "SHUTDOWN_TIMEOUT", nil},
+		{"SHUTDOWN_TIMEOUT the longest that fits", map[string]string{"SHUTDOWN_TIMEOUT": "116s"}, "", func(c Config) bool { return c.ShutdownTimeout == 116*time.Second }},
 		{"PUBLISH_TIMEOUT", map[string]string{"PUBLISH_TIMEOUT": "2s"}, "", func(c Config) bool { return c.Outbox().PublishTimeout == 2*time.Second }},
 		{"PUBLISH_TIMEOUT zero", map[string]string{"PUBLISH_TIMEOUT": "0s"}, "PUBLISH_TIMEOUT", nil},
 		// The check holds against the default lease (30s) too.

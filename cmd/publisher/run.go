@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -66,23 +67,47 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	// Shutdown: stop accepting, let requests in flight finish.
+	// Shutdown, all of it within web.StopBudget(SHUTDOWN_TIMEOUT), below the
+	// task's StopTimeout: stop accepting, let requests in flight and the
+	// outbox relay's last publish (stopped with ctx) finish within
+	// SHUTDOWN_TIMEOUT; then tel.Stop flushes the spans (deferred above).
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String(), "budget", web.StopBudget(cfg.ShutdownTimeout).String())
 	stopOutbox()
-	<-outboxDone
+	if err := drain(log, srv, serveErr, outboxDone, cfg.ShutdownTimeout); err != nil {
+		return err
+	}
 	log.Info("publisher stopped")
+	return nil
+}
+
+// drain stops srv and lets the requests in flight and the outbox relay's
+// last publish (outboxDone closes when it returns) finish, all within
+// timeout: past it, the publisher exits with them unfinished rather than be
+// killed by ECS mid-flush. serveErr is srv.Serve's result.
+func drain(log *slog.Logger, srv *http.Server, serveErr <-chan error, outboxDone <-chan struct{}, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(ctx)
+	if shutdownErr == nil {
+		if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	select {
+	case <-outboxDone:
+	case <-ctx.Done():
+		// The order it holds keeps its lease, and is published (again, at
+		// worst: consumers are idempotent) once the lease runs out, by
+		// whichever publisher task polls first.
+		log.Warn("outbox relay still publishing at the shutdown deadline; its order is left to its lease", "timeout", timeout.String())
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: requests still in flight after %s: %w", timeout, shutdownErr)
+	}
 	return nil
 }

@@ -17,6 +17,7 @@ type backlog struct {
 	mu          sync.Mutex
 	orders      map[string]pendingOrder
 	forgetAfter time.Duration
+	lastPoll    time.Time // when the relay last completed a poll
 }
 
 type pendingOrder struct{ placed, seen time.Time }
@@ -47,6 +48,20 @@ func (b *backlog) published(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.orders, id)
+}
+
+// polled notes that the relay completed a poll of the outbox at now.
+func (b *backlog) polled(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lastPoll = now
+}
+
+// pollAge is how long before now the relay last completed a poll.
+func (b *backlog) pollAge(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(now.Sub(b.lastPoll), 0)
 }
 
 // report forgets what was not seen lately and sets the gauges: how many

@@ -227,64 +227,6 @@ func (s *Service) publish(ctx context.Context, rec *Record) {
 	rec.Published, rec.PublishedAt, rec.MessageID = true, at, msgID
 }
 
-// RunOutbox publishes, until ctx is cancelled, the orders whose publish
-// failed or was cut short. Every publisher task runs it; the leases keep two
-// tasks from publishing one order at once.
-func (s *Service) RunOutbox(ctx context.Context) {
-	t := time.NewTicker(s.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.DrainOutbox(ctx)
-	}
-}
-
-// DrainOutbox publishes the orders due now, poll by poll, until a poll
-// claims nothing: the rest, if any, is another task's. Each order is claimed
-// just before its own publish, so its lease (Lease, well above one publish's
-// PublishTimeout and the write after it) covers that publish however slow the
-// ones before it were; claiming a whole poll up front would let the last
-// orders' leases run out while they wait, and another task publish them too.
-func (s *Service) DrainOutbox(ctx context.Context) {
-	var now time.Time
-	defer func() { s.backlog.report(s.metrics, now) }()
-	for ctx.Err() == nil {
-		now = s.now().UTC()
-		due, err := s.store.DueOrders(ctx, now, s.opts.Batch)
-		if err != nil {
-			s.log.Error("outbox poll failed", "error", err.Error())
-		}
-		claimed := 0
-		for _, d := range due {
-			s.backlog.due(d.ID, now)
-			if ctx.Err() != nil {
-				return // unclaimed orders stay due for the next task at once
-			}
-			rec, err := s.store.Claim(ctx, d, s.now().UTC(), s.opts.Lease)
-			if errors.Is(err, ErrNotDue) {
-				continue // another task claimed or published it first
-			}
-			if err != nil {
-				// DynamoDB is failing: the next poll tries again.
-				s.log.Error("outbox claim failed", "order_id", d.ID, "error", err.Error())
-				return
-			}
-			claimed++
-			s.backlog.pending(rec.ID, rec.CreatedAt, now)
-			rctx, span := relaySpan(ctx, rec)
-			s.publish(rctx, &rec)
-			span.End()
-		}
-		if claimed == 0 {
-			return
-		}
-	}
-}
-
 // Get returns a stored order or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Record, error) {
 	return s.store.Get(ctx, id)

@@ -40,7 +40,7 @@ func (p *countingPublisher) Publish(ctx context.Context, e events.OrderPlaced) (
 }
 
 // TestTasksDrainOutboxOnce leaves orders in every shard of the outbox of the
-// real orders table, 8 a shard, and 4 under the single key written before the
+// real orders table, at least 8 a shard, and 4 under the single key written before the
 // outbox was sharded, all with their leases run out, as a crashed task would,
 // and lets six publisher tasks drain it at the same time, each reading the
 // same due orders a few at a time from each shard: each order is published
@@ -54,22 +54,39 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 	table := dep.Services["publisher"].Tables["ordersTable"]
 	store := checkoutdb.New(client, table)
 
+	// Create draws each order's shard at random: create orders until every
+	// shard holds at least perShard, reading back where each landed.
 	const perShard = 8
 	var ids []string
+	keyOf := map[string]string{}
 	inShard := map[string]int{}
 	for len(inShard) < checkoutdb.OutboxShards || slices.Min(slices.Collect(maps.Values(inShard))) < perShard {
-		o := order.Order{ID: order.NewID(), Customer: "Tony Hoare", Amount: money.Cents(1000 + len(ids)), CreatedAt: time.Now().UTC()}
-		key := checkoutdb.OutboxKey(o.ID)
-		if inShard[key] == perShard {
-			continue
+		if len(ids) == 1000 {
+			t.Fatalf("1000 orders created, and the shards hold %v; want at least %d in each of %d", inShard, perShard, checkoutdb.OutboxShards)
 		}
+		o := order.Order{ID: order.NewID(), Customer: "Tony Hoare", Amount: money.Cents(1000 + len(ids)), CreatedAt: time.Now().UTC()}
 		// ErrExists: the SDK retried a write that had landed (moto now and
 		// then garbles a response's checksum); the order is stored.
 		if err := store.Create(ctx, o, time.Now().Add(-time.Second)); err != nil && !errors.Is(err, checkout.ErrExists) {
 			t.Fatal(err)
 		}
-		inShard[key]++
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(table), ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("outbox"),
+			Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: o.ID}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, ok := out.Item["outbox"].(*types.AttributeValueMemberS)
+		if !ok {
+			t.Fatalf("order %s stored without an outbox key: %v", o.ID, out.Item)
+		}
+		keyOf[o.ID] = key.Value
+		inShard[key.Value]++
 		ids = append(ids, o.ID)
+	}
+	if len(inShard) != checkoutdb.OutboxShards {
+		t.Fatalf("orders in outbox keys %v; want %d shards", slices.Sorted(maps.Keys(inShard)), checkoutdb.OutboxShards)
 	}
 	// Orders an older publisher left under the one key it wrote.
 	for i := range 4 {
@@ -90,6 +107,7 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
+		keyOf[id] = "pending"
 	}
 
 	pub := &countingPublisher{count: map[string]int{}}
@@ -103,7 +121,7 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 
 	for _, id := range ids {
 		if n := pub.count[id]; n != 1 {
-			t.Errorf("order %s (outbox key %s) published %d times, want once", id, checkoutdb.OutboxKey(id), n)
+			t.Errorf("order %s (outbox key %s) published %d times, want once", id, keyOf[id], n)
 		}
 		rec, err := store.Get(ctx, id)
 		if err != nil {

@@ -1,12 +1,15 @@
 package checkout_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/order"
 )
 
@@ -302,4 +306,162 @@ func TestDrainOutboxStopsClaiming(t *testing.T) {
 	if published != 1 || leased != 0 {
 		t.Errorf("after a stop: %d published, %d leased; want 1 published and none leased", published, leased)
 	}
+}
+
+// blackHoleStore is a leaseStore whose outbox calls (DueOrders, Claim), while
+// hang is set, are accepted and never answered: they return only when their
+// context ends, as a DynamoDB connection that is black-holed.
+type blackHoleStore struct {
+	*leaseStore
+	hang atomic.Bool
+}
+
+func (s *blackHoleStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.leaseStore.DueOrders(ctx, now, limit)
+}
+
+func (s *blackHoleStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
+	if s.hang.Load() {
+		<-ctx.Done()
+		return checkout.Record{}, ctx.Err()
+	}
+	return s.leaseStore.Claim(ctx, d, now, lease)
+}
+
+// hangingClaims answers DueOrders and black-holes Claim.
+type hangingClaims struct{ *leaseStore }
+
+func (s hangingClaims) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
+	<-ctx.Done()
+	return checkout.Record{}, ctx.Err()
+}
+
+// TestDrainOutboxBoundsEveryStoreCall: under a DynamoDB that accepts the
+// relay's calls and never answers, each poll gives up after StoreTimeout, so
+// the relay lives to poll again once DynamoDB is back (the SDK sets no read
+// timeout of its own).
+func TestDrainOutboxBoundsEveryStoreCall(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	due := func() *leaseStore {
+		s := &leaseStore{records: map[string]checkout.Record{}}
+		id := "00000000-0000-4000-8000-000000000001"
+		s.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+		return s
+	}
+	hangingPoll := &blackHoleStore{leaseStore: due()}
+	hangingPoll.hang.Store(true)
+	for _, tc := range []struct {
+		name  string
+		store checkout.Store
+	}{
+		{"the poll (Query) black-holed", hangingPoll},
+		{"the claim (UpdateItem) black-holed", hangingClaims{due()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := opts
+			o.StoreTimeout = 50 * time.Millisecond
+			pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { return "sns", nil })
+			svc := checkout.NewService(tc.store, pub, discard(), func() time.Time { return now }, o)
+			done := make(chan struct{})
+			go func() { defer close(done); svc.DrainOutbox(context.Background()) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("DrainOutbox still waiting on the store after 5s; want it to give up after StoreTimeout (%s)", o.StoreTimeout)
+			}
+		})
+	}
+}
+
+// TestOutboxPollAgeRisesWhileTheRelayHangs: the relay reports how long ago it
+// last completed a poll, computed when the metrics are written: near 0 while
+// it polls, rising minute by minute while its DynamoDB calls hang (no poll
+// ends, so nothing the relay sets could rise), back near 0 once one completes.
+func TestOutboxPollAgeRisesWhileTheRelayHangs(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	store := &blackHoleStore{leaseStore: &leaseStore{records: map[string]checkout.Record{}}}
+	var out syncBuffer
+	rec := metrics.NewIn(&out, "publisher", "test", clock.now)
+	o := opts
+	o.Interval, o.StoreTimeout = 10*time.Millisecond, 300*time.Millisecond
+	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { return "sns", nil })
+	svc := checkout.NewService(store, pub, discard(), clock.now, o).WithMetrics(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.RunOutbox(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	age := func() (float64, bool) {
+		t.Helper()
+		out.Reset()
+		if err := rec.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range strings.Split(out.String(), "\n") {
+			if raw == "" {
+				continue
+			}
+			l, err := metrics.Parse([]byte(raw))
+			if err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			if v, ok := l.Values[metrics.OutboxPollAge]; ok && l.Units[metrics.OutboxPollAge] == "Seconds" {
+				return v[0], true
+			}
+		}
+		return 0, false
+	}
+	// Polling: each poll completes at the fake clock's time.
+	clock.advance(time.Minute)
+	waitFor(t, "a poll to complete", func() bool { a, ok := age(); return ok && a == 0 })
+
+	store.hang.Store(true)
+	time.Sleep(50 * time.Millisecond) // the relay is now stuck in a poll, then in the next
+	for _, want := range []float64{60, 120, 180} {
+		clock.advance(time.Minute)
+		if got, ok := age(); !ok || got != want {
+			t.Fatalf("hung relay: %s = %v (written: %v); want %v, the time since the last completed poll", metrics.OutboxPollAge, got, ok, want)
+		}
+	}
+	store.hang.Store(false)
+	clock.advance(time.Minute)
+	waitFor(t, "a poll to complete after the hang", func() bool { a, ok := age(); return ok && a == 0 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("waited 5s for %s", what)
+}
+
+// syncBuffer is a bytes.Buffer safe for the recorder and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
 }

@@ -1,5 +1,6 @@
 // Package copilot is what AWS Copilot names and injects, said once: the name
-// it gives a service's SNS topic, the variables it sets in every container
+// it gives a service's SNS topic (and its ARN, in the partition, region and
+// account a worker's queue URL shows), the variables it sets in every container
 // (COPILOT_APPLICATION_NAME, COPILOT_SNS_TOPIC_ARNS, COPILOT_QUEUE_URI, ...),
 // the JSON of COPILOT_SNS_TOPIC_ARNS, the rule that turns an addon's output
 // into a variable (ordersTableName → ORDERS_TABLE_NAME), and the
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -44,6 +46,98 @@ const (
 // env of application app: <app>-<env>-<svc>-<topic>.
 func TopicName(app, env, svc, topic string) string {
 	return app + "-" + env + "-" + svc + "-" + topic
+}
+
+// Location is the partition, region and account an environment's resources
+// live in.
+type Location struct {
+	Partition, Region, Account string
+}
+
+// TopicARN is the ARN of the topic Copilot creates for topic of service svc
+// in environment env of application app, in this location:
+// arn:<partition>:sns:<region>:<account>:<app>-<env>-<svc>-<topic>.
+func (l Location) TopicARN(app, env, svc, topic string) string {
+	return "arn:" + l.Partition + ":sns:" + l.Region + ":" + l.Account + ":" + TopicName(app, env, svc, topic)
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// QueueLocation reads where a Worker Service runs from the URL of its queue
+// (COPILOT_QUEUE_URI): the account from the URL's path (/<account>/<name>)
+// and the region from its host, in the forms SQS and the emulators use:
+//
+//	https://sqs.eu-west-1.amazonaws.com/123456789012/q          SQS (and .amazonaws.com.cn)
+//	https://eu-west-1.queue.amazonaws.com/123456789012/q        SQS's legacy form (queue.amazonaws.com: us-east-1)
+//	http://sqs.eu-west-1.localhost.localstack.cloud:4566/000000000000/q   LocalStack, standard
+//	http://eu-west-1.queue.localhost.localstack.cloud:4566/000000000000/q LocalStack, domain
+//	http://localhost.localstack.cloud:4566/queue/eu-west-1/000000000000/q LocalStack, path
+//	http://127.0.0.1:5000/123456789012/q                        moto, LocalStack off: no region
+//
+// A host (or path) that carries no region takes region, the one the SDK
+// was configured with (AWS_REGION): an emulator's queue is where the SDK
+// created it. The partition follows from the region (cn-* is aws-cn,
+// us-gov-* aws-us-gov, ...).
+func QueueLocation(queueURL, region string) (Location, error) {
+	u, err := url.Parse(queueURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Location{}, errors.New("want the URL of an SQS queue, such as https://sqs.eu-west-1.amazonaws.com/123456789012/name")
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	var fromURL string
+	switch {
+	case len(parts) == 4 && parts[0] == "queue":
+		fromURL, parts = parts[1], parts[2:]
+	case len(parts) != 2:
+		return Location{}, fmt.Errorf("path %q: want /<account>/<queue name>", u.Path)
+	}
+	account := parts[0]
+	if !accountPattern.MatchString(account) || parts[1] == "" {
+		return Location{}, fmt.Errorf("path %q: want /<account>/<queue name>, the account 12 digits", u.Path)
+	}
+	if fromURL == "" {
+		labels := strings.Split(u.Hostname(), ".")
+		switch {
+		case len(labels) > 2 && (labels[0] == "sqs" || labels[0] == "sqs-fips"):
+			fromURL = labels[1]
+		case len(labels) > 2 && labels[1] == "queue":
+			fromURL = labels[0]
+		case len(labels) > 1 && labels[0] == "queue":
+			fromURL = "us-east-1"
+		}
+	}
+	switch {
+	case fromURL != "" && !regionPattern.MatchString(fromURL):
+		return Location{}, fmt.Errorf("region %q in the URL is not a region", fromURL)
+	case fromURL != "":
+		region = fromURL
+	case region == "":
+		return Location{}, fmt.Errorf("host %q does not name a region, and no region is configured (AWS_REGION)", u.Host)
+	case !regionPattern.MatchString(region):
+		return Location{}, fmt.Errorf("region %q (AWS_REGION) is not a region", region)
+	}
+	return Location{Partition: Partition(region), Region: region, Account: account}, nil
+}
+
+// Partition is the AWS partition of a region.
+func Partition(region string) string {
+	for _, p := range []struct{ prefix, partition string }{
+		{"cn-", "aws-cn"},
+		{"us-gov-", "aws-us-gov"},
+		{"us-isob-", "aws-iso-b"},
+		{"us-isof-", "aws-iso-f"},
+		{"us-iso-", "aws-iso"},
+		{"eu-isoe-", "aws-iso-e"},
+		{"eusc-", "aws-eusc"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.partition
+		}
+	}
+	return "aws"
 }
 
 // ServiceDiscoveryEndpoint is the private DNS namespace of an environment.

@@ -136,30 +136,50 @@ func Unwrap(body []byte) (Envelope, error) {
 
 // Open validates an SQS body as a whole SNS notification and decodes the
 // OrderPlaced it carries: an envelope of type Notification with a Message,
-// sent by the topic named wantTopic (the last part of its TopicArn, as
-// Copilot names it: <app>-<env>-<svc>-<topic>), holding a valid event.
-// wantTopic "" accepts any topic. Every error wraps ErrMalformed.
-func Open(body []byte, wantTopic string) (OrderPlaced, error) {
-	_, e, err := OpenNotification(body, wantTopic)
+// sent by the topic whose ARN is wantTopicARN, holding a valid event.
+//
+// The ARN is compared whole (partition, region, account and name), not by
+// name: a topic of the same name in another account or region is anyone's
+// to create, and SQS takes a SendMessage from whoever the queue's policy
+// lets in, so the envelope's TopicArn is only trusted to be ours when every
+// part of it is. wantTopicARN "" accepts any topic. Every error wraps
+// ErrMalformed.
+func Open(body []byte, wantTopicARN string) (OrderPlaced, error) {
+	_, e, err := OpenNotification(body, wantTopicARN)
 	return e, err
 }
 
 // OpenNotification is Open that also returns the envelope, whose
-// MessageAttributes carry the trace context: the envelope is returned
-// whenever it parsed, even with an error about what it holds.
-func OpenNotification(body []byte, wantTopic string) (Envelope, OrderPlaced, error) {
+// MessageAttributes carry the trace context. The envelope is returned only
+// with the event it holds, once both are accepted; with any error it is the
+// zero Envelope, so nothing a sender chose (the attributes of a notification
+// from another topic, say) is read from a message that was not accepted.
+func OpenNotification(body []byte, wantTopicARN string) (Envelope, OrderPlaced, error) {
 	env, err := Unwrap(body)
 	if err != nil {
-		return env, OrderPlaced{}, err
+		return Envelope{}, OrderPlaced{}, err
 	}
-	if wantTopic != "" && topicName(env.TopicARN) != wantTopic {
-		return env, OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", ErrMalformed, env.TopicARN, wantTopic)
+	if wantTopicARN != "" && env.TopicARN != wantTopicARN {
+		return Envelope{}, OrderPlaced{}, fmt.Errorf("%w: notification from topic %q, want topic %q", ErrMalformed, clip(env.TopicARN), wantTopicARN)
 	}
 	e, err := Decode([]byte(env.Message))
-	return env, e, err
+	if err != nil {
+		return Envelope{}, OrderPlaced{}, err
+	}
+	return env, e, nil
 }
 
 // topicName returns the name part of a topic ARN (arn:aws:sns:region:account:name).
 func topicName(arn string) string {
 	return arn[strings.LastIndexByte(arn, ':')+1:]
+}
+
+// clip shortens a sender's string for an error message: a forged TopicArn
+// may be as long as the message, and each error is logged.
+func clip(s string) string {
+	const max = 320 // a topic ARN: a name of at most 256 characters and its prefix
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -273,8 +274,7 @@ func TestUnwrapErrors(t *testing.T) {
 // TestOpen: one call accepts a notification from the expected topic holding a
 // valid event, and refuses, as malformed, any other envelope, topic or event.
 func TestOpen(t *testing.T) {
-	const topic = "pubsub-local-publisher-ordersTopic" // the last part of testTopic
-	got, err := events.Open([]byte(motoEnvelope), topic)
+	got, err := events.Open([]byte(motoEnvelope), testTopic)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -287,13 +287,14 @@ func TestOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, topic string
 	}{
-		{"not an envelope", eventJSON(t, nil), topic},
-		{"not a notification", strings.Replace(motoEnvelope, `"Type": "Notification"`, `"Type": "SubscriptionConfirmation"`, 1), topic},
-		{"no message", `{"Type":"Notification","TopicArn":"arn:aws:sns:us-east-1:123456789012:` + topic + `"}`, topic},
-		{"another topic", motoEnvelope, "pubsub-test-publisher-ordersTopic"},
-		{"topic name only a suffix", motoEnvelope, "ordersTopic"},
-		{"no TopicArn", `{"Type":"Notification","Message":` + strconv.Quote(eventJSON(t, nil)) + `}`, topic},
-		{"invalid event", strings.Replace(motoEnvelope, `\"95.50\"`, `\"95.555\"`, 1), topic},
+		{"not an envelope", eventJSON(t, nil), testTopic},
+		{"not a notification", strings.Replace(motoEnvelope, `"Type": "Notification"`, `"Type": "SubscriptionConfirmation"`, 1), testTopic},
+		{"no message", `{"Type":"Notification","TopicArn":"` + testTopic + `"}`, testTopic},
+		{"another topic", motoEnvelope, "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-ordersTopic"},
+		{"topic name only a suffix", motoEnvelope, "arn:aws:sns:us-east-1:123456789012:ordersTopic"},
+		{"topic name only", motoEnvelope, "pubsub-local-publisher-ordersTopic"},
+		{"no TopicArn", `{"Type":"Notification","Message":` + strconv.Quote(eventJSON(t, nil)) + `}`, testTopic},
+		{"invalid event", strings.Replace(motoEnvelope, `\"95.50\"`, `\"95.555\"`, 1), testTopic},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := events.Open([]byte(tc.body), tc.topic)
@@ -304,6 +305,73 @@ func TestOpen(t *testing.T) {
 				t.Errorf("Open returned a non-zero event with its error (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOpenComparesTheWholeTopicARN: a notification is ours only from our
+// topic in our partition, region and account. A topic of the same name is
+// anyone's to create elsewhere, and whoever may send to the queue can write
+// any TopicArn into a body: the name alone proves nothing. The notification
+// from elsewhere carries a trace context of its sender's choosing, which
+// OpenNotification does not hand back.
+func TestOpenComparesTheWholeTopicARN(t *testing.T) {
+	const name = "pubsub-local-publisher-ordersTopic"
+	for _, tc := range []struct {
+		name, from string
+		accepted   bool
+	}{
+		{"our topic", "arn:aws:sns:us-east-1:123456789012:" + name, true},
+		{"another account", "arn:aws:sns:us-east-1:999999999999:" + name, false},
+		{"another region", "arn:aws:sns:eu-west-1:123456789012:" + name, false},
+		{"another partition", "arn:aws-cn:sns:us-east-1:123456789012:" + name, false},
+		{"another service", "arn:aws:sqs:us-east-1:123456789012:" + name, false},
+		{"another topic name", "arn:aws:sns:us-east-1:123456789012:pubsub-local-publisher-otherTopic", false},
+		{"a name that ends like ours", "arn:aws:sns:us-east-1:123456789012:x-" + name, false},
+		{"our ARN with more after it", "arn:aws:sns:us-east-1:123456789012:" + name + ":extra", false},
+		{"another case", "arn:aws:sns:us-east-1:123456789012:" + strings.ToLower(name), false},
+		{"the name alone", name, false},
+		{"no TopicArn", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := json.Marshal(map[string]any{
+				"Type": "Notification", "MessageId": "m-1", "TopicArn": tc.from, "Message": eventJSON(t, nil),
+				"Timestamp": "2026-11-25T09:00:00.000Z",
+				"MessageAttributes": map[string]any{
+					"amount":          map[string]string{"Type": "Number", "Value": "95.5"},
+					"X-Amzn-Trace-Id": map[string]string{"Type": "String", "Value": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"},
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, ev, err := events.OpenNotification(body, testTopic)
+			if tc.accepted {
+				if err != nil || ev.Order.ID != testID || env.MessageAttributes.Get("X-Amzn-Trace-Id") == "" {
+					t.Errorf("OpenNotification from %q = order %q, attributes %v, %v; want order %s with its attributes", tc.from, ev.Order.ID, env.MessageAttributes, err, testID)
+				}
+				return
+			}
+			if !errors.Is(err, events.ErrMalformed) {
+				t.Errorf("OpenNotification from %q: error %v; want it to wrap ErrMalformed", tc.from, err)
+			}
+			if diff := cmp.Diff(events.Envelope{}, env); diff != "" {
+				t.Errorf("OpenNotification from %q returned the envelope of a refused notification, its attributes readable (-want +got):\n%s", tc.from, diff)
+			}
+			if diff := cmp.Diff(events.OrderPlaced{}, ev); diff != "" {
+				t.Errorf("OpenNotification from %q returned an event (-want +got):\n%s", tc.from, diff)
+			}
+		})
+	}
+}
+
+// TestOpenClipsALongTopicARN: the refused TopicArn is the sender's, as long
+// as the message; the error, which is logged, quotes only its start.
+func TestOpenClipsALongTopicARN(t *testing.T) {
+	long := "arn:aws:sns:us-east-1:999999999999:" + strings.Repeat("x", 200_000)
+	body := strings.Replace(motoEnvelope, testTopic+`",`, long+`",`, 1)
+	_, err := events.Open([]byte(body), testTopic)
+	if !errors.Is(err, events.ErrMalformed) || len(err.Error()) > 1000 {
+		t.Errorf("Open error of %d bytes (%.100s...); want ErrMalformed in under 1000 bytes", len(fmt.Sprint(err)), err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // The format's limits (CloudWatch, "Specification: Embedded metric format").
@@ -30,6 +31,7 @@ var units = map[string]bool{
 // Line is one EMF line read back: its namespace, dimension values and metric
 // values (a single value reads as a one-value slice).
 type Line struct {
+	Time      time.Time // the _aws.Timestamp: when the values were written
 	Namespace string
 	Dims      map[string]string
 	Values    map[string][]float64
@@ -72,7 +74,7 @@ func Parse(line []byte) (Line, error) {
 		return Line{}, fmt.Errorf("_aws.CloudWatchMetrics: %d directives; this reader takes exactly one", len(meta.CloudWatchMetrics))
 	}
 	d := meta.CloudWatchMetrics[0]
-	l := Line{Namespace: d.Namespace, Dims: map[string]string{}, Values: map[string][]float64{}, Units: map[string]string{}}
+	l := Line{Time: time.UnixMilli(*meta.Timestamp), Namespace: d.Namespace, Dims: map[string]string{}, Values: map[string][]float64{}, Units: map[string]string{}}
 	if d.Namespace == "" || len(d.Namespace) > maxNameLen {
 		return Line{}, fmt.Errorf("namespace %q: want 1 to %d characters", d.Namespace, maxNameLen)
 	}

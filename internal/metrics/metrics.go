@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -33,11 +34,21 @@ const (
 // metric beside it where one matters (Messages counts every message).
 const MaxValues = 100
 
-// Dim is one dimension of a metric beyond the service.
+// Dim is one dimension of a metric beyond the service and the environment.
 type Dim struct{ Name, Value string }
 
+// EnvVariable names the environment the metrics are recorded in: Copilot
+// injects it into every container (the dev tool and the tests do as Copilot
+// does). New reads it, so that every binary's metrics name their environment
+// whatever path configured them.
+const EnvVariable = "COPILOT_ENVIRONMENT_NAME"
+
+// DefaultEnv is the environment of metrics recorded where EnvVariable is
+// unset (a unit test, a binary run by hand).
+const DefaultEnv = "local"
+
 // key is one line of a flush: the values of its dimensions, "name=value"
-// joined by "\x00" (service first), in the order given.
+// joined by "\x00" (service and env first), in the order given.
 type key string
 
 type series struct {
@@ -64,17 +75,45 @@ type Recorder struct {
 	mu      sync.Mutex
 	w       io.Writer
 	service string
-	base    key // the key of the lines with no dimension but service
+	env     string
+	base    key // the key of the lines with no dimension but service and env
 	now     func() time.Time
 	lines   map[key]map[string]*series
 	dims    map[key][]string // dimension names of a line, in order
 	values  map[key][]string // and their values
+	funcs   []gaugeFunc      // gauges computed at each flush
 }
 
-// New returns a recorder for service whose flushes go to w, one Write per
+// gaugeFunc is a gauge whose value is computed when the metrics are written.
+type gaugeFunc struct {
+	name string
+	unit Unit
+	fn   func() float64
+	dims []Dim
+}
+
+// New returns a recorder for service, in the environment named by
+// EnvVariable (DefaultEnv when unset), whose flushes go to w, one Write per
 // line (share w with the logger through a writer that serialises writes).
 func New(w io.Writer, service string, now func() time.Time) *Recorder {
-	return &Recorder{w: w, service: service, base: key(DimService + "=" + service), now: now, lines: map[key]map[string]*series{}, dims: map[key][]string{}, values: map[key][]string{}}
+	return NewIn(w, service, os.Getenv(EnvVariable), now)
+}
+
+// NewIn is New for environment env (DefaultEnv when empty).
+func NewIn(w io.Writer, service, env string, now func() time.Time) *Recorder {
+	if env == "" {
+		env = DefaultEnv
+	}
+	return &Recorder{w: w, service: service, env: env, base: key(DimService + "=" + service + "\x00" + DimEnv + "=" + env), now: now,
+		lines: map[key]map[string]*series{}, dims: map[key][]string{}, values: map[key][]string{}}
+}
+
+// Env is the environment the recorder names in every line.
+func (r *Recorder) Env() string {
+	if r == nil {
+		return ""
+	}
+	return r.env
 }
 
 // Add adds n to a counter.
@@ -85,6 +124,27 @@ func (r *Recorder) Add(name string, n float64, dims ...Dim) {
 // Set sets a gauge: the flush writes the last value set in the interval.
 func (r *Recorder) Set(name string, unit Unit, v float64, dims ...Dim) {
 	r.record(name, unit, gauge, v, dims)
+}
+
+// SetFunc makes name a gauge computed by fn each time the metrics are
+// written, rather than when something happens: an age that must keep rising
+// while the code that would set it is stuck. Setting the same name and
+// dimensions again replaces fn. fn is called without the recorder's lock
+// held, so it may take locks of its own.
+func (r *Recorder) SetFunc(name string, unit Unit, fn func() float64, dims ...Dim) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := gaugeFunc{name: name, unit: unit, fn: fn, dims: slices.Clone(dims)}
+	for i, f := range r.funcs {
+		if f.name == name && slices.Equal(f.dims, dims) {
+			r.funcs[i] = g
+			return
+		}
+	}
+	r.funcs = append(r.funcs, g)
 }
 
 // Observe adds one value to a distribution (a latency, an age).
@@ -112,7 +172,7 @@ func (r *Recorder) record(name string, unit Unit, k kind, v float64, dims []Dim)
 	defer r.mu.Unlock()
 	line := r.lines[kk]
 	if line == nil { // a new set of dimension values: its names and values, in order
-		names, vals := []string{DimService}, []string{r.service}
+		names, vals := []string{DimService, DimEnv}, []string{r.service, r.env}
 		for _, d := range dims {
 			names, vals = append(names, d.Name), append(vals, d.Value)
 		}
@@ -142,10 +202,17 @@ func (r *Recorder) record(name string, unit Unit, k kind, v float64, dims []Dim)
 // Flush writes one EMF line per set of dimension values recorded since the
 // last flush and starts a new interval. Counters and distributions with
 // nothing recorded are left out; a gauge keeps being written with its last
-// value (an alarm on it then always has data).
+// value (an alarm on it then always has data); a gauge of SetFunc is
+// computed now.
 func (r *Recorder) Flush() error {
 	if r == nil {
 		return nil
+	}
+	r.mu.Lock()
+	funcs := slices.Clone(r.funcs)
+	r.mu.Unlock()
+	for _, f := range funcs {
+		r.record(f.name, f.unit, gauge, f.fn(), f.dims)
 	}
 	r.mu.Lock()
 	ts := r.now().UnixMilli()

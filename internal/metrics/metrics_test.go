@@ -49,7 +49,7 @@ func find(lines []Line, dims map[string]string) (Line, bool) {
 
 func TestRecorderAggregatesPerInterval(t *testing.T) {
 	var buf bytes.Buffer
-	r := New(&buf, "fulfilment", fixedNow)
+	r := NewIn(&buf, "fulfilment", "test", fixedNow)
 	for range 250 {
 		r.Add(Messages, 1, Dim{DimOutcome, OutcomeProcessed})
 		r.Observe(HandlerDuration, Milliseconds, 3)
@@ -62,14 +62,17 @@ func TestRecorderAggregatesPerInterval(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("%d lines; want 3 (one per set of dimension values): %s", len(lines), buf.String())
 	}
-	processed, ok := find(lines, map[string]string{DimService: "fulfilment", DimOutcome: OutcomeProcessed})
+	processed, ok := find(lines, map[string]string{DimService: "fulfilment", DimEnv: "test", DimOutcome: OutcomeProcessed})
+	if !processed.Time.Equal(fixedNow()) {
+		t.Errorf("line time %v; want the flush's, %v", processed.Time, fixedNow())
+	}
 	if !ok || processed.Sum(Messages) != 250 || processed.Namespace != Namespace || processed.Units[Messages] != "Count" {
 		t.Errorf("processed line = %+v; want Messages 250 Count in %s", processed, Namespace)
 	}
-	if retry, _ := find(lines, map[string]string{DimService: "fulfilment", DimOutcome: OutcomeRetry}); retry.Sum(Messages) != 2 {
+	if retry, _ := find(lines, map[string]string{DimService: "fulfilment", DimEnv: "test", DimOutcome: OutcomeRetry}); retry.Sum(Messages) != 2 {
 		t.Errorf("retry Messages = %v; want 2", retry.Sum(Messages))
 	}
-	plain, _ := find(lines, map[string]string{DimService: "fulfilment"})
+	plain, _ := find(lines, map[string]string{DimService: "fulfilment", DimEnv: "test"})
 	if n := len(plain.Values[HandlerDuration]); n != MaxValues {
 		t.Errorf("HandlerDuration carries %d values; want the sample of %d", n, MaxValues)
 	}
@@ -84,10 +87,54 @@ func TestRecorderAggregatesPerInterval(t *testing.T) {
 	}
 }
 
+// TestEveryLineNamesItsEnvironment: every line carries the environment
+// Copilot injects (COPILOT_ENVIRONMENT_NAME) as a dimension of every metric,
+// so that a test environment's series and alarms are never production's.
+func TestEveryLineNamesItsEnvironment(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{{"production", "production"}, {"", DefaultEnv}} {
+		t.Setenv(EnvVariable, tc.set)
+		var buf bytes.Buffer
+		r := New(&buf, "publisher", fixedNow)
+		r.Add(OrdersPlaced, 1)
+		r.Observe(RequestLatency, Milliseconds, 5, Dim{DimRoute, "POST /orders"})
+		lines := flushLines(t, r, &buf)
+		if len(lines) != 2 {
+			t.Fatalf("%s=%q: %d lines; want 2: %s", EnvVariable, tc.set, len(lines), buf.String())
+		}
+		for _, l := range lines {
+			if l.Dims[DimEnv] != tc.want || l.Dims[DimService] != "publisher" {
+				t.Errorf("%s=%q: line dimensions %v; want %s=%q beside service", EnvVariable, tc.set, l.Dims, DimEnv, tc.want)
+			}
+		}
+		if !strings.Contains(buf.String(), `"Dimensions":[["service","env"]]`) || !strings.Contains(buf.String(), `"Dimensions":[["service","env","route"]]`) {
+			t.Errorf("%s=%q: want env in every dimension set:\n%s", EnvVariable, tc.set, buf.String())
+		}
+	}
+}
+
+// TestSetFuncIsComputedWhenWritten: a gauge of SetFunc takes its value
+// when the metrics are written, so an age keeps rising while nothing sets
+// it (a hung outbox relay), in every flush.
+func TestSetFuncIsComputedWhenWritten(t *testing.T) {
+	var buf bytes.Buffer
+	clock := fixedNow()
+	r := NewIn(&buf, "publisher", "test", func() time.Time { return clock })
+	last := clock
+	r.SetFunc(OutboxPollAge, Seconds, func() float64 { return clock.Sub(last).Seconds() })
+	for _, want := range []float64{0, 60, 120} {
+		l, ok := find(flushLines(t, r, &buf), map[string]string{DimService: "publisher", DimEnv: "test"})
+		if got := l.Values[OutboxPollAge]; !ok || len(got) != 1 || got[0] != want || l.Units[OutboxPollAge] != "Seconds" {
+			t.Errorf("OutboxPollAge = %v %s; want %v Seconds", got, l.Units[OutboxPollAge], want)
+		}
+		clock = clock.Add(time.Minute)
+	}
+}
+
 func TestNilRecorderRecordsNothing(t *testing.T) {
 	var r *Recorder
 	r.Add(Messages, 1)
 	r.Set(OutboxPending, Count, 1)
+	r.SetFunc(OutboxPollAge, Seconds, func() float64 { return 1 })
 	r.Observe(HandlerDuration, Milliseconds, 1)
 	r.Since(RequestLatency, time.Now())
 	if err := r.Flush(); err != nil {

@@ -3,9 +3,13 @@ package metrics
 // Namespace is the CloudWatch namespace of every metric the services emit.
 const Namespace = "pubsub"
 
-// Dimension names. Each metric carries DimService; a few add one more.
+// Dimension names. Each metric carries DimService and DimEnv (the Copilot
+// environment, so that two environments in one account and region never share
+// a series, and a test environment never pages for production); a few add
+// one more.
 const (
 	DimService = "service"
+	DimEnv     = "env"
 	DimOutcome = "outcome"
 	DimRoute   = "route"
 )
@@ -24,6 +28,7 @@ const (
 	PublishFailures = "PublishFailures" // Count
 	OutboxPending   = "OutboxPending"   // Count, measured by the relay
 	OutboxOldestAge = "OutboxOldestAge" // Seconds, measured by the relay
+	OutboxPollAge   = "OutboxPollAge"   // Seconds since the relay last completed a poll, computed when written
 	RequestLatency  = "RequestLatency"  // Milliseconds, by route
 )
 
@@ -39,5 +44,5 @@ const (
 
 // Names lists every metric name the services emit.
 func Names() []string {
-	return []string{Messages, HandlerDuration, MessageAge, OrdersPlaced, OrdersPublished, PublishFailures, OutboxPending, OutboxOldestAge, RequestLatency}
+	return []string{Messages, HandlerDuration, MessageAge, OrdersPlaced, OrdersPublished, PublishFailures, OutboxPending, OutboxOldestAge, OutboxPollAge, RequestLatency}
 }

@@ -6,17 +6,15 @@
 // SNS message attribute of that name). Without a collector endpoint it
 // installs the no-op provider and propagator: nothing is recorded or sent.
 //
-// The X-Ray propagator and id generator (go.opentelemetry.io/contrib/
-// propagators/aws) and the AWS SDK instrumentation the binaries add to their
-// aws.Config (otelaws) are what the AWS Distro for OpenTelemetry documents for
-// Go. Both modules were deprecated in opentelemetry-go-contrib in September
-// 2026 for want of an owner; their current releases (v1.47.0, v0.72.0) work with
-// the current SDK. Should they stop doing so: the SDK's own tracing
-// (aws.Config.TracerProvider with smithy-go's smithyoteltracing adapter)
-// replaces otelaws; X-Ray's own OTLP endpoint (with CloudWatch Transaction
-// Search) takes W3C trace ids, which would retire the id generator, though
-// not Copilot's collector (v0.17.0, whose awsxray exporter needs X-Ray ids);
-// the propagator is one small file to vendor.
+// The AWS SDK's clients trace their calls through the SDK's own hooks
+// (AWSTracerProvider: smithy-go's OpenTelemetry adapter). The X-Ray
+// propagator and id generator are this package's own (xray.go): the
+// opentelemetry-go-contrib modules that provided them and the SDK
+// instrumentation (propagators/aws, otelaws) were deprecated in September
+// 2026 for want of an owner. X-Ray's own OTLP endpoint (with CloudWatch
+// Transaction Search) takes W3C trace ids, which would retire the id
+// generator, though not Copilot's collector, whose awsxray exporter needs
+// X-Ray ids.
 package tracing
 
 import (
@@ -27,7 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -112,14 +109,14 @@ func Start(ctx context.Context, service, endpoint string, ratio float64, log *sl
 		sdktrace.WithResource(res),
 		// X-Ray takes only trace ids that start with their time (the
 		// collector's awsxray exporter drops the others).
-		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+		sdktrace.WithIDGenerator(XRayIDGenerator{}),
 		sdktrace.WithSampler(orderSampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))}),
 	)
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		log.Warn("tracing: spans not exported", "error", err.Error())
 	}))
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(xray.Propagator{})
+	otel.SetTextMapPropagator(XRayPropagator{})
 	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
 		defer cancel()

@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
@@ -52,7 +54,14 @@ func (s *Server) handlePlace(w http.ResponseWriter, r *http.Request) {
 		} else {
 			page.Problem = "The order was not placed. Please correct the fields marked below."
 		}
-		s.log.Info("order rejected", "order_id", id, "error", err)
+		// An id that failed validation is the client's text, up to the body
+		// limit (16 KB): it is logged as a length and a hash, a valid one as
+		// itself.
+		idAttr := slog.String("order_id", id)
+		if _, bad := page.Errors["id"]; bad {
+			idAttr = fingerprint("posted_id", id)
+		}
+		s.log.Info("order rejected", idAttr, "error", err)
 		s.render(w, http.StatusBadRequest, "form", page)
 		return
 	}
@@ -87,10 +96,19 @@ func (s *Server) handleOrder(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
 		return
 	}
-	rec, err := s.orders.Get(r.Context(), id)
+	// A DynamoDB that does not answer costs the page OrderReadTimeout, not
+	// the server's write timeout; the journey's reads have their own bound.
+	ctx, cancel := context.WithTimeout(r.Context(), OrderReadTimeout)
+	rec, err := s.orders.Get(ctx, id)
+	cancel()
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		s.renderError(w, http.StatusNotFound, "Order not found", "There is no order with this id.")
+		return
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		s.log.Error("get order", "order_id", id, "error", err, "timeout", OrderReadTimeout.String())
+		s.renderError(w, http.StatusServiceUnavailable, "Order unavailable",
+			"The order store did not answer within "+OrderReadTimeout.String()+"; please try again in a moment.")
 		return
 	case err != nil:
 		s.log.Error("get order", "order_id", id, "error", err)

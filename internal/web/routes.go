@@ -6,10 +6,19 @@ import (
 	"github.com/pubsub-app/pubsub/templates"
 )
 
+// The routes whose patterns other code names: the order page (its id is
+// checked before a request for it is traced) and the two that are never
+// traced.
+const (
+	routeOrder  = "GET /orders/{id}"
+	routeHealth = "GET /healthz"
+	routeStyle  = "GET /static/style.css"
+)
+
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", s.handleForm)
 	s.mux.HandleFunc("POST /orders", s.handlePlace)
-	s.mux.HandleFunc("GET /orders/{id}", s.handleOrder)
-	s.mux.HandleFunc("GET /healthz", s.handleHealth)
-	s.mux.Handle("GET /static/style.css", http.StripPrefix("/static/", http.FileServerFS(templates.FS)))
+	s.mux.HandleFunc(routeOrder, s.handleOrder)
+	s.mux.HandleFunc(routeHealth, s.handleHealth)
+	s.mux.Handle(routeStyle, http.StripPrefix("/static/", http.FileServerFS(templates.FS)))
 }

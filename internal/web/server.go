@@ -7,6 +7,9 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
@@ -47,6 +50,12 @@ type Server struct {
 	metrics *metrics.Recorder // request latency by route (WithMetrics)
 	now     func() time.Time  // WithClock; time.Now when nil
 }
+
+// OrderReadTimeout bounds the order page's read of the order itself, as
+// checkout bounds each store call of placing one (5s): a DynamoDB that does
+// not answer makes the page an error that says so, not a request held until
+// the server's write timeout (30s) or the client gives up.
+const OrderReadTimeout = 5 * time.Second
 
 // Option configures a Server beyond its required dependencies (WithJourney).
 type Option func(*Server)
@@ -95,23 +104,60 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handler() http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		// The path, method and Origin header are the client's, up to 16 KB each:
+		// the route, and the others clipped, tell what was refused.
+		route := s.match(r)
+		if route == "" {
+			route = "unmatched"
+		}
+		s.log.Warn("cross-origin request refused", "method", clip(r.Method, maxLoggedMethod), "route", route, "origin", clip(r.Header.Get("Origin"), maxLoggedOrigin))
 		s.renderError(w, http.StatusForbidden, "Request refused", "This form can only be submitted from this site.")
 	}))
-	return traced(strictTransport(securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route))))))
+	return traced(s.traceable, strictTransport(securityHeaders(limitBody(csrf.Handler(http.HandlerFunc(s.route))))))
 }
 
-// route sends requests that match no pattern to the 404 page, and leaves the
-// mux to answer 405 (with Allow) for a known path and the wrong method.
+// route sends requests that match no pattern, or whose path is not written
+// the one way the routes are (canonical), to the 404 page, and leaves the mux
+// to answer 405 (with Allow) for a known path and the wrong method.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	_, pattern := s.mux.Handler(r)
+	pattern := s.match(r)
 	defer s.observe(pattern, start)
-	if pattern == "" && !s.pathKnown(r) {
+	if pattern == "" && (!canonical(r.URL) || !s.pathKnown(r)) {
 		s.renderError(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// match returns the pattern of the route r is for, or "" when there is none:
+// its path matches no pattern, or is not canonical.
+func (s *Server) match(r *http.Request) string {
+	if !canonical(r.URL) {
+		return ""
+	}
+	_, pattern := s.mux.Handler(r)
+	return pattern
+}
+
+// canonical reports whether u's path is written the one way the routes are:
+// no percent-escape where the plain character would do, and no empty, "." or
+// ".." segment. The mux would route /%6Frders to POST /orders (it decodes
+// each segment) and redirect //orders or /./orders there with a 307, which
+// keeps the POST, while what sits in front of it (the load balancer's WAF
+// rule, log queries) sees another path. Every route is plain ASCII with no escapes, so
+// another spelling of a path is refused (404), never routed: /orders%2F is
+// not /orders/, and an order id is never escaped.
+func canonical(u *url.URL) bool {
+	if u.RawPath != "" {
+		// Path's default escaping is not how the client wrote it.
+		return false
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == u.Path
 }
 
 func (s *Server) pathKnown(r *http.Request) bool {

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -22,6 +21,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
 // benchBody is an SNS envelope holding one OrderPlaced event, as the queue
@@ -115,10 +115,10 @@ func BenchmarkEngine(b *testing.B) { benchEngine(b, benchBody(b)) }
 func BenchmarkEngineTraced(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(discardExporter{}),
-		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+		sdktrace.WithIDGenerator(tracing.XRayIDGenerator{}),
 	)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(xray.Propagator{})
+	otel.SetTextMapPropagator(tracing.XRayPropagator{})
 	b.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		otel.SetTracerProvider(noop.NewTracerProvider())

@@ -23,8 +23,17 @@ type Config struct {
 	// Name is the service's, for the span of each message: "<Name> process"
 	// (default "worker").
 	Name string
-	// Topic, when set, is the name of the only topic whose notifications are
-	// accepted (the last part of the envelope's TopicArn); any other is poison.
+	// TopicARN, when set, is the ARN of the only topic whose notifications
+	// are accepted, compared whole (partition, region, account and name):
+	// any other notification is poison, and nothing in it, its trace context
+	// included, is read. The binaries set it from the queue's URL and the
+	// names Copilot injects (cmd/internal/workerconf).
+	TopicARN string
+	// Topic, when set and TopicARN is not, is the name of the only topic
+	// whose notifications are accepted (the last part of the envelope's
+	// TopicArn). A name alone also accepts a forged notification from a
+	// topic of that name in any account or region: it is left for tools
+	// that know only the name (bench); a service sets TopicARN.
 	Topic string
 	// MaxReceives is the queue's dead_letter.tries: a malformed message
 	// received this often goes to the DLQ next (default 3). It only labels

@@ -418,7 +418,7 @@ func TestEngineDeletesHandledMessages(t *testing.T) {
 			defer mu.Unlock()
 			handled = append(handled, ev)
 			return "fulfilled", nil
-		}), Config{Topic: testTopic})
+		}), Config{TopicARN: testTopicARN})
 
 		eventually(t, "every message to be deleted", func() bool { return len(client.deleted()) >= n })
 		if err := stop(); err != nil {
@@ -565,7 +565,8 @@ func TestEnginePoisonMessages(t *testing.T) {
 	good := snsNotification(t, testTopicARN, testOrder(1))
 	for _, tc := range []struct {
 		name, body, receives string
-		topic                string
+		topic                string // Config.TopicARN
+		topicName            string // Config.Topic, the name alone
 		stats                Stats
 	}{
 		{name: "not JSON", body: "this is not an order", receives: "1", stats: Stats{Received: 1, Poison: 1}},
@@ -575,10 +576,14 @@ func TestEnginePoisonMessages(t *testing.T) {
 		{name: "message not an event", body: envelopeBody(t, testTopicARN, "this is not an order"), receives: "1", stats: Stats{Received: 1, Poison: 1}},
 		{name: "invalid amount", body: envelopeBody(t, testTopicARN, badAmount), receives: "2", stats: Stats{Received: 1, Poison: 1}},
 		{name: "last receive before the DLQ", body: envelopeBody(t, testTopicARN, badAmount), receives: "3", stats: Stats{Received: 1, Poison: 1, DeadLettered: 1}},
-		{name: "another topic", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topic: testTopic, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "topic whose name ends like ours", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:x-"+testTopic, testOrder(1)), topic: testTopic, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "no topic", body: snsNotification(t, "", testOrder(1)), topic: testTopic, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "our topic when another is configured", body: good, topic: "other-topic", receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "another topic", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "topic whose name ends like ours", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:x-"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "our topic's name in another account", body: snsNotification(t, "arn:aws:sns:eu-west-1:999999999999:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "our topic's name in another region", body: snsNotification(t, "arn:aws:sns:us-east-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "our topic's name in another partition", body: snsNotification(t, "arn:aws-us-gov:sns:eu-west-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "no topic", body: snsNotification(t, "", testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "our topic when another is configured", body: good, topic: "arn:aws:sns:eu-west-1:123456789012:other-topic", receives: "1", stats: Stats{Received: 1, Poison: 1}},
+		{name: "another topic, by name", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topicName: testTopic, receives: "1", stats: Stats{Received: 1, Poison: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -590,7 +595,7 @@ func TestEnginePoisonMessages(t *testing.T) {
 					defer mu.Unlock()
 					calls++
 					return "fulfilled", nil
-				}), Config{Topic: tc.topic, PoisonDelay: 5 * time.Second, RetryBase: 2 * time.Second})
+				}), Config{TopicARN: tc.topic, Topic: tc.topicName, PoisonDelay: 5 * time.Second, RetryBase: 2 * time.Second})
 
 				eventually(t, "a visibility change", func() bool { return len(client.visChanges()) > 0 })
 				if err := stop(); err != nil {
@@ -617,17 +622,18 @@ func TestEnginePoisonMessages(t *testing.T) {
 
 func TestEngineAcceptsTopic(t *testing.T) {
 	for _, tc := range []struct {
-		name, topic, arn string
+		name, topicARN, topic, arn string
 	}{
-		{"no topic configured", "", "arn:aws:sns:eu-west-1:123456789012:any-topic"},
-		{"configured topic", testTopic, testTopicARN},
+		{"no topic configured", "", "", "arn:aws:sns:eu-west-1:123456789012:any-topic"},
+		{"configured topic", testTopicARN, "", testTopicARN},
+		{"configured topic, by name", "", testTopic, testTopicARN},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				client := newFakeSQS(t, sqsMessage("h1", snsNotification(t, tc.arn, testOrder(1)), "1"))
 				e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
 					return "fulfilled", nil
-				}), Config{Topic: tc.topic})
+				}), Config{TopicARN: tc.topicARN, Topic: tc.topic})
 				eventually(t, "the message to be deleted", func() bool { return len(client.deleted()) > 0 })
 				if err := stop(); err != nil {
 					t.Fatalf("Run = %v; want nil", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,7 +40,9 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
 
-	env, ev, err := events.OpenNotification([]byte(aws.ToString(m.Body)), e.cfg.Topic)
+	// Nothing of the notification (its trace context) is read before it is
+	// accepted: env is the zero Envelope unless it is.
+	env, ev, err := e.open(m)
 	ctx, span := e.trace.start(ctx, m, receives, env.MessageAttributes)
 	defer span.End()
 	if id := tracing.TraceID(ctx); id != "" {
@@ -96,6 +99,19 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 			e.outage(runCtx, err)
 		}
 	}
+}
+
+// open accepts m's body as a notification from the configured topic
+// (Config.TopicARN; or, without one, by Config.Topic, the name alone) holding a valid
+// event. The envelope is returned only with the event: zero with an error.
+func (e *Engine) open(m types.Message) (events.Envelope, events.OrderPlaced, error) {
+	env, ev, err := events.OpenNotification([]byte(aws.ToString(m.Body)), e.cfg.TopicARN)
+	if err == nil && e.cfg.TopicARN == "" && e.cfg.Topic != "" {
+		if name := env.TopicARN[strings.LastIndexByte(env.TopicARN, ':')+1:]; name != e.cfg.Topic {
+			return events.Envelope{}, events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %.320q, want topic %q", events.ErrMalformed, name, e.cfg.Topic) // the sender's name, clipped for the log
+		}
+	}
+	return env, ev, err
 }
 
 // leaveForDLQ logs a message that can never succeed and makes it visible

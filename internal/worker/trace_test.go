@@ -21,8 +21,14 @@ import (
 // envelope's message attributes, as the publisher writes it.
 func tracedNotification(t *testing.T, ctx context.Context, i int) string {
 	t.Helper()
+	return tracedNotificationFrom(t, ctx, testTopicARN, i)
+}
+
+// tracedNotificationFrom is tracedNotification from the topic topicARN.
+func tracedNotificationFrom(t *testing.T, ctx context.Context, topicARN string, i int) string {
+	t.Helper()
 	var env map[string]any
-	if err := json.Unmarshal([]byte(snsNotification(t, testTopicARN, testOrder(i))), &env); err != nil {
+	if err := json.Unmarshal([]byte(snsNotification(t, topicARN, testOrder(i))), &env); err != nil {
 		t.Fatal(err)
 	}
 	carrier := propagation.MapCarrier{}
@@ -42,13 +48,20 @@ func tracedNotification(t *testing.T, ctx context.Context, i int) string {
 // "<Name> process", child of the publish span whose context the notification
 // carries, naming the order; the handler gets the span's context, so its
 // calls join the trace. A malformed message gets a span too, marked failed.
+// A notification forged in our topic's name from another account carries a
+// trace context too: it is not read, so the forger cannot attach work to a
+// trace of its choosing (nor pick what is sampled); its span is a root.
 func TestEngineContinuesTheTrace(t *testing.T) {
 	spans := tracingtest.Install(t)
 	pctx, publish := otel.Tracer("test").Start(context.Background(), "ordersTopic publish", trace.WithSpanKind(trace.SpanKindProducer))
 	publish.End()
+	fctx, forger := otel.Tracer("test").Start(context.Background(), "forged publish", trace.WithSpanKind(trace.SpanKindProducer))
+	forger.End()
+	forgedFrom := "arn:aws:sns:eu-west-1:999999999999:" + testTopic
 	client := newFakeSQS(t,
 		sqsMessage("h-1", tracedNotification(t, pctx, 1), "1"),
 		sqsMessage("h-2", "not an envelope", "1"),
+		sqsMessage("h-3", tracedNotificationFrom(t, fctx, forgedFrom, 2), "1"),
 	)
 	var mu sync.Mutex
 	var inHandler trace.SpanContext
@@ -57,17 +70,17 @@ func TestEngineContinuesTheTrace(t *testing.T) {
 		defer mu.Unlock()
 		inHandler = trace.SpanContextFromContext(ctx)
 		return "fulfilled", nil
-	}), Config{Topic: testTopic, Name: "fulfilment"})
-	eventually(t, "both messages to be handled", func() bool {
-		return len(client.deleted()) == 1 && len(client.visChanges()) == 1
+	}), Config{TopicARN: testTopicARN, Name: "fulfilment"})
+	eventually(t, "the messages to be handled", func() bool {
+		return len(client.deleted()) == 1 && len(client.visChanges()) == 2
 	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	got := tracingtest.Named(spans, "fulfilment process")
-	if len(got) != 2 {
-		t.Fatalf("got %d spans named %q; want 2: %v", len(got), "fulfilment process", spans.GetSpans())
+	if len(got) != 3 {
+		t.Fatalf("got %d spans named %q; want 3: %v", len(got), "fulfilment process", spans.GetSpans())
 	}
 	for _, s := range got {
 		if s.SpanKind != trace.SpanKindConsumer {
@@ -100,6 +113,14 @@ func TestEngineContinuesTheTrace(t *testing.T) {
 		case "msg-h-2":
 			if s.Parent.IsValid() || s.Status.Code != codes.Error {
 				t.Errorf("span of the malformed message: parent %v, status %v; want a root, error", s.Parent, s.Status)
+			}
+		case "msg-h-3":
+			if s.Parent.IsValid() || s.SpanContext.TraceID() == forger.SpanContext().TraceID() || s.Status.Code != codes.Error {
+				t.Errorf("span of the forged notification: parent %v, trace %s, status %v; want a root of its own trace (not the forger's %s), error",
+					s.Parent, s.SpanContext.TraceID(), s.Status, forger.SpanContext().TraceID())
+			}
+			if v, ok := tracingtest.Attr(s, tracing.OrderIDKey); ok {
+				t.Errorf("span of the forged notification names order %q; want no order read from it", v)
 			}
 		default:
 			t.Errorf("span for message %q", id)

@@ -28,6 +28,8 @@ import (
 var awsMetrics = map[string]struct {
 	names []string
 	dims  []string
+	// own lists the metrics published with other dimensions than dims.
+	own map[string][]string
 }{
 	// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
 	"AWS/SQS": {
@@ -62,16 +64,29 @@ var awsMetrics = map[string]struct {
 			"TargetConnectionErrorCount",
 			"TargetResponseTime",
 			"TargetTLSNegotiationErrorCount",
+			// The load balancer's own answers, by load balancer only (no target answered them).
+			"HTTPCode_ELB_4XX_Count",
+			"HTTPCode_ELB_5XX_Count",
+			"HTTPCode_ELB_502_Count",
+			"HTTPCode_ELB_503_Count",
+			"HTTPCode_ELB_504_Count",
 		},
 		dims: []string{"LoadBalancer", "TargetGroup"},
+		own: map[string][]string{
+			"HTTPCode_ELB_4XX_Count": {"LoadBalancer"},
+			"HTTPCode_ELB_5XX_Count": {"LoadBalancer"},
+			"HTTPCode_ELB_502_Count": {"LoadBalancer"},
+			"HTTPCode_ELB_503_Count": {"LoadBalancer"},
+			"HTTPCode_ELB_504_Count": {"LoadBalancer"},
+		},
 	},
 }
 
 // ourDims are the dimensions each of our metrics is published with, as internal/metrics
-// documents them: every metric carries DimService; Messages adds DimOutcome, RequestLatency
-// DimRoute.
+// documents them: every metric carries DimService and DimEnv; Messages adds DimOutcome,
+// RequestLatency DimRoute.
 func ourDims(metric string) []string {
-	dims := []string{metrics.DimService}
+	dims := []string{metrics.DimService, metrics.DimEnv}
 	switch metric {
 	case metrics.Messages:
 		dims = append(dims, metrics.DimOutcome)
@@ -87,6 +102,10 @@ func ourDims(metric string) []string {
 type wantAlarm struct {
 	namespace, metric string
 	binds             map[string]string // dimension → binding in the service stack's AddonsStack
+	// missing is the alarm's TreatMissingData: breaching where silence is the outage (no task
+	// writes metrics, no target registered), ignore where the metric stops while the trouble
+	// stays (SQS stops reporting an idle queue, dead letters and all, after about 6 hours).
+	missing string
 }
 
 // wantAlarms are the alarms of each Copilot service type (the publisher is the only Load
@@ -94,22 +113,33 @@ type wantAlarm struct {
 var wantAlarms = map[string][]wantAlarm{
 	"Worker Service": {
 		// Messages in the dead-letter queue.
-		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "GetAtt DeadLetterQueue.QueueName"}},
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "GetAtt DeadLetterQueue.QueueName"}, "ignore"},
 		// The worker's queue falls behind.
-		{"AWS/SQS", "ApproximateAgeOfOldestMessage", map[string]string{"QueueName": "GetAtt EventsQueue.QueueName"}},
+		{"AWS/SQS", "ApproximateAgeOfOldestMessage", map[string]string{"QueueName": "GetAtt EventsQueue.QueueName"}, "notBreaching"},
 	},
 	"Load Balanced Web Service": {
-		{metrics.Namespace, metrics.OutboxOldestAge, map[string]string{metrics.DimService: "Ref WorkloadName"}},
-		{"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", map[string]string{"LoadBalancer": lbBinding, "TargetGroup": tgBinding}},
-		{"AWS/ApplicationELB", "UnHealthyHostCount", map[string]string{"LoadBalancer": lbBinding, "TargetGroup": tgBinding}},
+		{metrics.Namespace, metrics.OutboxOldestAge, ourBinds, "notBreaching"},
+		// The relay has not completed a poll lately, or no task writes metrics.
+		{metrics.Namespace, metrics.OutboxPollAge, ourBinds, "breaching"},
+		{"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", map[string]string{"LoadBalancer": lbBinding, "TargetGroup": tgBinding}, "notBreaching"},
+		// The load balancer's own 5xx (no healthy target), which no target counts.
+		{"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", map[string]string{"LoadBalancer": lbBinding}, "notBreaching"},
+		{"AWS/ApplicationELB", "UnHealthyHostCount", map[string]string{"LoadBalancer": lbBinding, "TargetGroup": tgBinding}, "notBreaching"},
+		// No healthy task (UnHealthyHostCount is 0 when none is registered).
+		{"AWS/ApplicationELB", "HealthyHostCount", map[string]string{"LoadBalancer": lbBinding, "TargetGroup": tgBinding}, "breaching"},
 	},
 }
+
+// ourBinds binds our metrics' dimensions: the service's name, and its environment.
+var ourBinds = map[string]string{metrics.DimService: "Ref WorkloadName", metrics.DimEnv: envBinding}
 
 // The public load balancer's full name, as Copilot's environment controller returns it (and
 // Copilot's own RequestCountPerTarget scaling policy reads it), and the target group's.
 const (
 	lbBinding = "GetAtt EnvControllerAction.PublicLoadBalancerFullName"
 	tgBinding = "GetAtt TargetGroup.TargetGroupFullName"
+	// The environment, as Copilot passes it to every addons stack (parameter Env).
+	envBinding = "Ref EnvName"
 )
 
 // TestAlarmMetricsAreKnown: every alarm in copilot/*/addons names a metric that exists, with
@@ -138,6 +168,9 @@ func TestAlarmMetricsAreKnown(t *testing.T) {
 					continue
 				}
 				names, dims = m.names, m.dims
+				if own, ok := m.own[a.metric]; ok {
+					dims = own
+				}
 			}
 			if !slices.Contains(names, a.metric) {
 				t.Errorf("%s: metric %q is not one of namespace %s:%s", a.where, a.metric, a.namespace, lines(names))
@@ -152,6 +185,11 @@ func TestAlarmMetricsAreKnown(t *testing.T) {
 				if v := a.dims[metrics.DimService]; describe(v) != "Ref Name" && v != f.workload {
 					t.Errorf("%s: dimension %s = %s; want !Ref Name or %q", a.where, metrics.DimService, describe(v), f.workload)
 				}
+				// And the environment's: an alarm of the test environment must never watch (and
+				// page for) production's series. Copilot passes it as the addon's Env.
+				if v := a.dims[metrics.DimEnv]; describe(v) != "Ref Env" {
+					t.Errorf("%s: dimension %s = %s; want !Ref Env, the environment the addon is deployed to", a.where, metrics.DimEnv, describe(v))
+				}
 			}
 		}
 	}
@@ -161,9 +199,10 @@ func TestAlarmMetricsAreKnown(t *testing.T) {
 }
 
 // TestEachServiceHasItsAlarms: every service has the alarms of its type (wantAlarms), with the
-// dimensions given there, each notifying an SNS topic of its own template on alarm and on
-// recovery, with a threshold that is a parameter with a default (or 0: "any message in the
-// dead-letter queue"); an e-mail subscription exists only when its address parameter is set.
+// dimensions and TreatMissingData given there, each notifying an SNS topic of its own template
+// on alarm and on recovery, with a threshold that is a parameter with a default (or 0: "any
+// message in the dead-letter queue"); an e-mail subscription exists only when its address
+// parameter is set.
 func TestEachServiceHasItsAlarms(t *testing.T) {
 	files := addonFiles(t)
 	for _, svc := range integration.LoadTopology(t).Services {
@@ -187,6 +226,9 @@ func TestEachServiceHasItsAlarms(t *testing.T) {
 						if w.namespace == a.namespace && w.metric == a.metric {
 							if got, want := a.dimNames(), slices.Sorted(maps.Keys(w.binds)); !slices.Equal(got, want) {
 								t.Errorf("%s: dimensions %q; want %q", a.where, got, want)
+							}
+							if got := a.props["TreatMissingData"]; got != w.missing {
+								t.Errorf("%s: %s %s: TreatMissingData %v; want %s", a.where, a.namespace, a.metric, got, w.missing)
 							}
 						}
 					}
@@ -370,6 +412,15 @@ func usedByService(r *cfn.Rendered, svc, binding string) error {
 	case "Ref WorkloadName":
 		if got := r.Params[svc]["WorkloadName"]; got != svc {
 			return fmt.Errorf("parameter WorkloadName = %q; want %q", got, svc)
+		}
+	case envBinding:
+		// The environment the addons are told is the one the containers are told, and the
+		// metrics name (internal/metrics reads COPILOT_ENVIRONMENT_NAME).
+		if got := r.Params[svc]["EnvName"]; got == "" {
+			return fmt.Errorf("parameter EnvName is empty")
+		}
+		if got := describe(containerVar(tpl, metrics.EnvVariable)); got != envBinding && got != `{"Fn::Sub":"${EnvName}"}` {
+			return fmt.Errorf("the container's %s = %s; want the stack's EnvName, which the alarms' env dimension is bound to", metrics.EnvVariable, got)
 		}
 	case "Ref TaskRole":
 		if err := isType("TaskRole", "AWS::IAM::Role"); err != nil {

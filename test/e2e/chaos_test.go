@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +15,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/faults"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
 // A chaos scenario: AWS misbehaving for a while, through a fault-injecting
@@ -35,6 +40,12 @@ type scenario struct {
 	// rules in force from the start, before the fault.
 	second string
 	before []faults.Rule
+	// env adds variables per service.
+	env map[string][]string
+	// stalledOutbox: the publisher's relay cannot complete a poll; its
+	// OutboxPollAge must rise past the outbox-stalled alarm's threshold
+	// within the alarm's period, and every order be published once.
+	stalledOutbox bool
 }
 
 var scenarios = []scenario{
@@ -58,6 +69,21 @@ var scenarios = []scenario{
 		routes: map[string][]string{"publisher": {"sns"}},
 		rules:  []faults.Rule{{Service: "sns", APIs: []string{"Publish"}, Kind: faults.Unavailable, Share: 0.5}},
 		short:  20 * time.Second, long: time.Minute,
+	},
+	{
+		// Connections accepted, never answered: only a deadline on each call frees the relay.
+		// The form's own writes (PutItem) and reads (GetItem) still work, so orders keep coming;
+		// the request's reschedule after its failed publish (UpdateItem) gives up after its timeout.
+		name:   "the publisher's outbox relay black-holed on DynamoDB (Query, UpdateItem) while SNS fails every publish",
+		routes: map[string][]string{"publisher": {"dynamodb", "sns"}},
+		rules: []faults.Rule{
+			{Service: "dynamodb", APIs: []string{"Query", "UpdateItem"}, Kind: faults.BlackHole},
+			{Service: "sns", APIs: []string{"Publish"}, Kind: faults.Unavailable},
+		},
+		// Longer than the alarm's threshold (60s), so the gauge passes it here too.
+		short: 75 * time.Second, long: 2 * time.Minute,
+		env:           map[string][]string{"publisher": {"METRICS_INTERVAL=1s"}},
+		stalledOutbox: true,
 	},
 	{
 		name:   "2s added latency on the workers' DynamoDB",
@@ -134,6 +160,9 @@ func runScenario(t *testing.T, sc scenario, outage time.Duration) {
 	}
 	// The publisher republishes what SNS refused from its outbox: poll often.
 	extra["publisher"] = append(extra["publisher"], "OUTBOX_INTERVAL=500ms", "OUTBOX_RETRY_BASE=500ms", "OUTBOX_RETRY_MAX=5s")
+	for svc, env := range sc.env {
+		extra[svc] = append(extra[svc], env...)
+	}
 	s := startServices(t, emu, dep, extra)
 	if sc.second != "" {
 		// Its hung handlers give their messages up after 15s, not 5 minutes.
@@ -227,6 +256,82 @@ func runScenario(t *testing.T, sc scenario, outage time.Duration) {
 	if sc.noDuplicates && r.duplicates > 0 {
 		t.Errorf("%d duplicate deliveries handled; want none: the heartbeat keeps a slow message hidden", r.duplicates)
 	}
+	if sc.stalledOutbox {
+		checkStalledOutbox(t, s, amounts, began, recovered)
+	}
 	t.Logf("%d orders, %d fulfilled, %d coupons, %d duplicates absorbed, %d dead-lettered, done %s after recovery",
 		r.orders, r.fulfilled, r.coupons, r.duplicates, r.dead, done.Round(time.Second))
+}
+
+// checkStalledOutbox: while the relay could complete no poll (from began to recovered), the
+// publisher's OutboxPollAge rose past the outbox-stalled alarm's threshold within the alarm's
+// period (both read from copilot/publisher/addons/alarms.yml) and stayed above it until the
+// fault ended; after it, every order was published exactly once.
+func checkStalledOutbox(t *testing.T, s *Services, amounts map[string]string, began, recovered time.Time) {
+	t.Helper()
+	tpl, err := cfn.Load(filepath.Join(integration.RepoRoot(t), "copilot", "publisher", "addons", "alarms.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var threshold, period float64
+	for _, id := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		p := tpl.Resources[id].Properties
+		if p["MetricName"] != metrics.OutboxPollAge {
+			continue
+		}
+		param, ok := cfn.Ref(p["Threshold"])
+		if !ok {
+			t.Fatalf("alarms.yml %s: Threshold %v; want !Ref of a parameter", id, p["Threshold"])
+		}
+		threshold, _ = strconv.ParseFloat(fmt.Sprint(tpl.Parameters[param].Default), 64)
+		period, _ = strconv.ParseFloat(fmt.Sprint(p["Period"]), 64)
+	}
+	if threshold <= 0 || period <= 0 {
+		t.Fatalf("no alarm on %s with a threshold and a period in copilot/publisher/addons/alarms.yml", metrics.OutboxPollAge)
+	}
+
+	// The publisher's gauge, as CloudWatch would receive it.
+	var crossed time.Time
+	var peak float64
+	sc := bufio.NewScanner(strings.NewReader(s.Logs.String()))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, raw, ok := strings.Cut(sc.Text(), " | ")
+		if !ok || strings.TrimSpace(name) != "publisher" {
+			continue
+		}
+		l, err := metrics.Parse([]byte(raw))
+		if err != nil {
+			continue
+		}
+		v, ok := l.Values[metrics.OutboxPollAge]
+		if !ok || l.Time.Before(began) || l.Time.After(recovered) {
+			continue
+		}
+		peak = max(peak, v[0])
+		if v[0] > threshold && crossed.IsZero() {
+			crossed = l.Time
+		}
+	}
+	switch {
+	case crossed.IsZero():
+		t.Errorf("%s peaked at %.0fs during the %s stall; want above the alarm's threshold, %.0fs", metrics.OutboxPollAge, peak, recovered.Sub(began).Round(time.Second), threshold)
+	case crossed.Sub(began) > time.Duration(threshold+period)*time.Second:
+		t.Errorf("%s passed the threshold (%.0fs) %s after the stall began; want within the alarm's period (%.0fs) of it", metrics.OutboxPollAge, threshold, crossed.Sub(began).Round(time.Second), period)
+	default:
+		t.Logf("%s passed the alarm's threshold (%.0fs) %s after the stall began (alarm period %.0fs); peak %.0fs", metrics.OutboxPollAge, threshold, crossed.Sub(began).Round(time.Second), period, peak)
+	}
+
+	// Every order published exactly once (the relay's log line per publish).
+	published := map[string]int{}
+	for _, l := range logLines(s.Logs.String(), "publisher") {
+		if l["msg"] == "order published" {
+			published[fmt.Sprint(l["order_id"])]++
+		}
+	}
+	for id := range amounts {
+		if n := published[id]; n != 1 {
+			t.Errorf("order %s published %d times; want exactly once", id, n)
+		}
+	}
 }

@@ -14,10 +14,11 @@ import (
 
 // TestMetricsAddUp places orders through the three binaries, stops them (the
 // last interval is flushed on the way out) and reads back every EMF line they
-// wrote: each passes the format's rules, and the values add up to the orders:
-// each placed and published once, fulfilled once, a coupon exactly for those
-// of 80.00 or more, one request latency per form post, nothing retried or
-// dead-lettered.
+// wrote: each passes the format's rules, each names its service and the
+// environment it was deployed to, and the values add up to the orders: each
+// placed and published once, fulfilled once, a coupon exactly for those of
+// 80.00 or more, one request latency per form post, nothing retried or
+// dead-lettered; the publisher's outbox relay reports its last poll as recent.
 func TestMetricsAddUp(t *testing.T) {
 	integration.Short(t)
 	emu := integration.Start(t)
@@ -39,6 +40,7 @@ func TestMetricsAddUp(t *testing.T) {
 	}
 
 	sums, lines := map[string]float64{}, 0
+	var pollAges []float64
 	sc := bufio.NewScanner(strings.NewReader(s.Logs.String()))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -60,6 +62,16 @@ func TestMetricsAddUp(t *testing.T) {
 		if l.Namespace != metrics.Namespace || l.Dims[metrics.DimService] != svc {
 			t.Errorf("%s: namespace %q, service %q; want %q, %q", svc, l.Namespace, l.Dims[metrics.DimService], metrics.Namespace, svc)
 		}
+		// The environment Copilot injects, so one environment's alarms never watch another's.
+		if env := l.Dims[metrics.DimEnv]; env != dep.Env {
+			t.Errorf("%s: dimension %s = %q; want %q, the environment it runs in", svc, metrics.DimEnv, env, dep.Env)
+		}
+		if v, ok := l.Values[metrics.OutboxPollAge]; ok {
+			if svc != "publisher" || l.Units[metrics.OutboxPollAge] != "Seconds" {
+				t.Errorf("%s wrote %s in %s; want the publisher's, in Seconds", svc, metrics.OutboxPollAge, l.Units[metrics.OutboxPollAge])
+			}
+			pollAges = append(pollAges, v...)
+		}
 		for name, vals := range l.Values {
 			k := svc + " " + name
 			if o := l.Dims[metrics.DimOutcome]; o != "" {
@@ -71,6 +83,8 @@ func TestMetricsAddUp(t *testing.T) {
 				continue
 			}
 			switch l.Units[name] {
+			case "Seconds":
+				continue // gauges of the outbox, checked apart
 			case "Count":
 				if name != metrics.OutboxPending {
 					sums[k] += l.Sum(name)
@@ -100,6 +114,15 @@ func TestMetricsAddUp(t *testing.T) {
 	for k, v := range want {
 		if sums[k] != v {
 			t.Errorf("%s adds up to %v; want %v", k, sums[k], v)
+		}
+	}
+	// The relay polls every 2s: a healthy one never reports a last poll older than a few seconds.
+	if len(pollAges) == 0 {
+		t.Errorf("the publisher wrote no %s; want one in each flush", metrics.OutboxPollAge)
+	}
+	for _, a := range pollAges {
+		if a < 0 || a > 10 {
+			t.Errorf("%s = %v s on a healthy relay; want at most a few seconds", metrics.OutboxPollAge, a)
 		}
 	}
 	t.Logf("%d EMF lines from %d orders (%d of 80.00 or more); sums: %v", lines, len(ids), coupons, sums)

@@ -116,6 +116,23 @@ func TestTrace(t *testing.T) {
 				t.Errorf("order %s: the publisher's trace has no %s span", o.id, name)
 			}
 		}
+		// The AWS calls are the SDK's own spans (smithy-go's OpenTelemetry
+		// adapter), one per call, named service.operation, with what the
+		// collector's awsxray exporter reads; the SDK's internal steps
+		// (signing, retry loop, ...) are not spans.
+		for _, sp := range trace {
+			if sp.Kind != "SPAN_KIND_CLIENT" {
+				continue
+			}
+			if a := sp.Attributes; a["rpc.system"] != "aws-api" || a["rpc.service"]+"."+a["rpc.method"] != sp.Name {
+				t.Errorf("order %s: client span %s (%s) has rpc attributes %v; want rpc.system aws-api and its name's service and method", o.id, sp.Name, sp.Service, a)
+			}
+		}
+		if i := slices.IndexFunc(trace, func(c tracingtest.Span) bool {
+			return slices.Contains([]string{"RetryLoop", "Attempt", "SignRequest", "DoHTTPRequest", "OperationSerializer"}, c.Name)
+		}); i >= 0 {
+			t.Errorf("order %s: the SDK's internal span %s (%s) is in the trace; want only one span per AWS call", o.id, trace[i].Name, trace[i].Service)
+		}
 		if o.id == big && !(services["publisher"] && services["fulfilment"] && services["promotion"]) {
 			t.Errorf("order %s: trace spans services %v; want publisher, fulfilment and promotion", o.id, services)
 		}

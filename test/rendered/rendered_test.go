@@ -253,13 +253,23 @@ func TestRenderedVariables(t *testing.T) {
 }
 
 // TestRenderedStopTimeout: on SIGTERM ECS waits the container's StopTimeout before SIGKILL, so
-// each service's own budget for finishing in-flight work must end before it.
+// each service's own budget for finishing in-flight work must end before it: a worker's drain;
+// the publisher's whole shutdown (web.StopBudget: its drain, which the outbox's last publish
+// shares, then the span flush and the exit). Each sets StopTimeout itself (taskdef_overrides),
+// next to the budget it bounds, rather than rely on ECS's default.
 func TestRenderedStopTimeout(t *testing.T) {
 	r := integration.Rendered(t)
-	budgets := map[string]string{topology.TypeWorker: "WORKER_DRAIN_TIMEOUT", topology.TypeLoadBalancedWeb: "SHUTDOWN_TIMEOUT"}
+	budgets := map[string]struct {
+		variable string
+		whole    func(time.Duration) time.Duration // the whole shutdown, given the variable
+		what     string
+	}{
+		topology.TypeWorker:          {"WORKER_DRAIN_TIMEOUT", func(d time.Duration) time.Duration { return d }, "the drain"},
+		topology.TypeLoadBalancedWeb: {"SHUTDOWN_TIMEOUT", web.StopBudget, "the drain, span flush and exit (web.StopBudget)"},
+	}
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
-			variable, ok := budgets[w.Type]
+			b, ok := budgets[w.Type]
 			if !ok {
 				t.Fatalf("%s is a %s; this test knows the shutdown budget of %q only", w.Name, w.Type, slices.Sorted(maps.Keys(budgets)))
 			}
@@ -270,16 +280,16 @@ func TestRenderedStopTimeout(t *testing.T) {
 					t.Fatalf("%s: StopTimeout: %v", r.StackFile(w.Name), err)
 				}
 				stop = time.Duration(n) * time.Second
-			} else if w.Type == topology.TypeWorker {
-				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the drain budget it bounds", r.StackFile(w.Name))
+			} else {
+				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the shutdown budget it bounds", r.StackFile(w.Name))
 			}
-			budget, err := time.ParseDuration(renderedConfig(t, r, w.Name)[variable])
+			drain, err := time.ParseDuration(renderedConfig(t, r, w.Name)[b.variable])
 			if err != nil {
-				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.StackFile(w.Name), variable, w.Name, err)
+				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.StackFile(w.Name), b.variable, w.Name, err)
 			}
-			if stop <= budget {
-				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %s=%v, or ECS kills the task before in-flight work ends",
-					r.StackFile(w.Name), stop, variable, budget)
+			if budget := b.whole(drain); stop <= budget {
+				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %v (%s, with %s=%v), or ECS kills the task before in-flight work ends",
+					r.StackFile(w.Name), stop, budget, b.what, b.variable, drain)
 			}
 			if stop > fargateMaxStopTimeout {
 				t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", r.StackFile(w.Name), stop, fargateMaxStopTimeout)
@@ -436,9 +446,10 @@ type renderedEnv struct {
 // its rendered task definition; the test fails, with the binary's message, if it refuses them.
 func renderedConfig(t *testing.T, r *cfn.Rendered, svc string) map[string]string {
 	t.Helper()
-	// The container's environment as the binary would see it: literal values as they are,
-	// values CloudFormation resolves at deploy time (a queue URL, an addon output) as a
-	// placeholder naming where they come from.
+	// The container's environment as the binary would see it: literal values as they are, a
+	// Ref to a queue as the URL SQS gives it (in the rendered region and account: the worker
+	// derives its topic's ARN from it), other values CloudFormation resolves at deploy time
+	// (an addon output) as a placeholder naming where they come from.
 	env := map[string]string{}
 	for k, v := range containerEnv(t, r, svc).vars {
 		switch v.(type) {
@@ -447,7 +458,11 @@ func renderedConfig(t *testing.T, r *cfn.Rendered, svc string) map[string]string
 		default:
 			env[k] = "resolved-on-deploy:" + compactJSON(v)
 		}
+		if ref, ok := cfn.Ref(v); ok && r.Stacks[svc].Resources[ref].Type == "AWS::SQS::Queue" {
+			env[k] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s-%s-%s-%s", r.Info.Region, renderedAccount(t, r, svc), r.Info.App, r.Info.Env, svc, ref)
+		}
 	}
+	env["AWS_REGION"] = r.Info.Region // as ECS sets it
 	cfg, err := integration.CheckConfig(t, svc, env)
 	if err != nil {
 		t.Fatalf("%s: the variables of the rendered task definition (%q): %v", r.StackFile(svc), slices.Sorted(maps.Keys(env)), err)
@@ -519,4 +534,15 @@ func wholeNumber(v any) (int, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("%v is not a whole number", v)
+}
+
+// renderedAccount is the account the application was rendered for: the one in the ARN of its
+// artifact key, a parameter of every workload stack.
+func renderedAccount(t *testing.T, r *cfn.Rendered, svc string) string {
+	t.Helper()
+	parts := strings.Split(r.Params[svc]["ArtifactKeyARN"], ":")
+	if len(parts) < 6 || len(parts[4]) != 12 {
+		t.Fatalf("%s: ArtifactKeyARN %q names no account", r.StackFile(svc), r.Params[svc]["ArtifactKeyARN"])
+	}
+	return parts[4]
 }

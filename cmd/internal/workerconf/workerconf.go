@@ -17,10 +17,16 @@ import (
 // Config is a worker's queue and tuning. The defaults are the engine's.
 type Config struct {
 	// Injected by Copilot: the worker's queue, and the names the topic it
-	// subscribes to is named after (copilot.TopicName).
+	// subscribes to is named after (copilot.TopicName). The topic's ARN
+	// takes its region and account from the queue's URL (TopicARN).
 	QueueURL string `env:"COPILOT_QUEUE_URI, required"`
 	App      string `env:"COPILOT_APPLICATION_NAME, required"`
 	Env      string `env:"COPILOT_ENVIRONMENT_NAME, required"`
+	// The region the SDK is configured with (it reads AWS_REGION, else
+	// AWS_DEFAULT_REGION; ECS sets both): the queue's, when its URL does not
+	// name one, as an emulator's does not.
+	Region        string `env:"AWS_REGION"`
+	DefaultRegion string `env:"AWS_DEFAULT_REGION"`
 
 	// Handlers running at once.
 	Concurrency int `env:"WORKER_CONCURRENCY, default=10"`
@@ -55,6 +61,9 @@ const (
 
 // Validate checks the values against what SQS and the engine accept.
 func (c *Config) Validate(chk *envconf.Check) {
+	if _, err := c.TopicARN(); err != nil {
+		chk.Failf(&c.QueueURL, "%v", err)
+	}
 	chk.Int(&c.Concurrency, 1, 1000)
 	chk.Int(&c.MaxReceives, 1, maxReceiveCount)
 	chk.Seconds(&c.WaitTime, time.Second, worker.MaxWaitTime)
@@ -75,12 +84,33 @@ func (c *Config) Validate(chk *envconf.Check) {
 	c.Config.Validate(chk) // telemetry
 }
 
+// TopicARN is the ARN of the only topic whose notifications the worker
+// accepts: the publisher's orders topic, as Copilot names it, in the
+// partition, region and account of the worker's queue (an environment's
+// topic and queues live together).
+func (c Config) TopicARN() (string, error) {
+	region := c.Region
+	if region == "" {
+		region = c.DefaultRegion
+	}
+	loc, err := copilot.QueueLocation(c.QueueURL, region)
+	if err != nil {
+		return "", err
+	}
+	return loc.TopicARN(c.App, c.Env, events.PublisherService, events.Topic), nil
+}
+
 // Engine is the engine's configuration: the queue, and the only topic whose
-// notifications it accepts, the publisher's orders topic as Copilot names it.
+// notifications it accepts (TopicARN). It panics on a configuration that
+// Validate refuses: an engine that accepted any topic is not the fallback.
 func (c Config) Engine() worker.Config {
+	topic, err := c.TopicARN()
+	if err != nil {
+		panic("workerconf: Engine of a configuration Validate refuses: " + err.Error())
+	}
 	return worker.Config{
 		QueueURL:          c.QueueURL,
-		Topic:             copilot.TopicName(c.App, c.Env, events.PublisherService, events.Topic),
+		TopicARN:          topic,
 		MaxReceives:       c.MaxReceives,
 		Concurrency:       c.Concurrency,
 		WaitTime:          c.WaitTime,

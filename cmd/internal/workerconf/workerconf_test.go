@@ -33,7 +33,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := worker.Config{
 		QueueURL:          "https://sqs.us-east-1.amazonaws.com/123456789012/pubsub-test-fulfilment-EventsQueue",
-		Topic:             "pubsub-test-publisher-ordersTopic",
+		TopicARN:          "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-ordersTopic",
 		MaxReceives:       3,
 		Concurrency:       10,
 		WaitTime:          20 * time.Second,
@@ -65,7 +65,26 @@ func TestVariables(t *testing.T) {
 		{"no COPILOT_QUEUE_URI", map[string]string{"COPILOT_QUEUE_URI": ""}, "COPILOT_QUEUE_URI", nil},
 		{"no COPILOT_APPLICATION_NAME", map[string]string{"COPILOT_APPLICATION_NAME": ""}, "COPILOT_APPLICATION_NAME", nil},
 		{"no COPILOT_ENVIRONMENT_NAME", map[string]string{"COPILOT_ENVIRONMENT_NAME": ""}, "COPILOT_ENVIRONMENT_NAME", nil},
-		{"topic named after the environment", map[string]string{"COPILOT_ENVIRONMENT_NAME": "local"}, "", func(c worker.Config) bool { return c.Topic == "pubsub-local-publisher-ordersTopic" }},
+		{"topic named after the environment", map[string]string{"COPILOT_ENVIRONMENT_NAME": "local"}, "", func(c worker.Config) bool {
+			return c.TopicARN == "arn:aws:sns:us-east-1:123456789012:pubsub-local-publisher-ordersTopic"
+		}},
+		// The topic is where the queue is: region and account from its URL.
+		{"topic in the queue's region and account", map[string]string{"COPILOT_QUEUE_URI": "https://sqs.eu-west-1.amazonaws.com/210987654321/q", "AWS_REGION": "us-east-1"}, "", func(c worker.Config) bool {
+			return c.TopicARN == "arn:aws:sns:eu-west-1:210987654321:pubsub-test-publisher-ordersTopic"
+		}},
+		{"topic in the queue's partition", map[string]string{"COPILOT_QUEUE_URI": "https://sqs.cn-north-1.amazonaws.com.cn/210987654321/q"}, "", func(c worker.Config) bool {
+			return c.TopicARN == "arn:aws-cn:sns:cn-north-1:210987654321:pubsub-test-publisher-ordersTopic"
+		}},
+		// An emulator's queue URL names no region: the SDK's region is the queue's.
+		{"emulator's queue, AWS_REGION", map[string]string{"COPILOT_QUEUE_URI": "http://127.0.0.1:5000/123456789012/q", "AWS_REGION": "eu-west-2"}, "", func(c worker.Config) bool {
+			return c.TopicARN == "arn:aws:sns:eu-west-2:123456789012:pubsub-test-publisher-ordersTopic"
+		}},
+		{"emulator's queue, AWS_DEFAULT_REGION", map[string]string{"COPILOT_QUEUE_URI": "http://127.0.0.1:5000/123456789012/q", "AWS_DEFAULT_REGION": "ap-south-1"}, "", func(c worker.Config) bool {
+			return c.TopicARN == "arn:aws:sns:ap-south-1:123456789012:pubsub-test-publisher-ordersTopic"
+		}},
+		{"emulator's queue, no region", map[string]string{"COPILOT_QUEUE_URI": "http://127.0.0.1:5000/123456789012/q"}, "COPILOT_QUEUE_URI", nil},
+		{"COPILOT_QUEUE_URI not a queue URL", map[string]string{"COPILOT_QUEUE_URI": "pubsub-test-fulfilment-EventsQueue"}, "COPILOT_QUEUE_URI", nil},
+		{"COPILOT_QUEUE_URI without an account", map[string]string{"COPILOT_QUEUE_URI": "https://sqs.eu-west-1.amazonaws.com/q"}, "COPILOT_QUEUE_URI", nil},
 		{"WORKER_CONCURRENCY", map[string]string{"WORKER_CONCURRENCY": "4"}, "", func(c worker.Config) bool { return c.Concurrency == 4 }},
 		{"WORKER_CONCURRENCY not a number", map[string]string{"WORKER_CONCURRENCY": "zero"}, "WORKER_CONCURRENCY", nil},
 		{"WORKER_CONCURRENCY zero", map[string]string{"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY", nil},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"maps"
@@ -462,7 +463,7 @@ func pendingItem(i int, leaseUntil time.Time) item {
 		"amount":       s("95.50"),
 		"createdAt":    s(created.Format(time.RFC3339Nano)),
 		"publishState": s("pending"),
-		"outbox":       s(checkoutdb.OutboxKey(testID(i))),
+		"outbox":       s(shardKey(i)),
 		"leaseUntil":   s(lease(leaseUntil)),
 	}
 }
@@ -475,14 +476,17 @@ func legacyItem(i int, leaseUntil time.Time) item {
 	return it
 }
 
-// shardOf returns the indexes i of the first n test ids in each outbox
-// shard, by shard key.
+// shardKey is the outbox shard pendingItem puts test order i in: Create
+// draws an order's shard at random, so the tests that fill the shards pick
+// them by the index.
+func shardKey(i int) string { return fmt.Sprintf("pending#%d", i%checkoutdb.OutboxShards) }
+
+// shardOf returns the indexes i of the first n test orders in each outbox
+// shard (shardKey), by shard key.
 func shardOf(n int) map[string][]int {
 	m := map[string][]int{}
-	for i := 0; len(m) < checkoutdb.OutboxShards || slices.ContainsFunc(slices.Collect(maps.Values(m)), func(is []int) bool { return len(is) < n }); i++ {
-		if k := checkoutdb.OutboxKey(testID(i)); len(m[k]) < n {
-			m[k] = append(m[k], i)
-		}
+	for i := range n * checkoutdb.OutboxShards {
+		m[shardKey(i)] = append(m[shardKey(i)], i)
 	}
 	return m
 }
@@ -518,8 +522,79 @@ func TestCreate(t *testing.T) {
 	if err := store.Create(context.Background(), o, leaseUntil); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	// Stored unpublished, in the outbox, leased in UTC at fixed width.
-	diffItems(t, "stored items", map[string]item{testID(1): pendingItem(1, now.Add(30*time.Second))}, db.items)
+	// Stored unpublished, in the outbox (a shard drawn at random: see
+	// TestCreateSpreadsOverShards), leased in UTC at fixed width.
+	want := pendingItem(1, now.Add(30*time.Second))
+	shard := str(db.items[testID(1)]["outbox"])
+	if !regexp.MustCompile(`^pending#[0-7]$`).MatchString(shard) {
+		t.Errorf("outbox key %q; want pending#<0-7>", shard)
+	}
+	want["outbox"] = s(shard)
+	diffItems(t, "stored items", map[string]item{testID(1): want}, db.items)
+}
+
+// oldShard is the shard of an order as the store drew it before: an FNV
+// hash of the id, which the client chooses.
+func oldShard(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return "pending#" + strconv.Itoa(int(h.Sum32()%checkoutdb.OutboxShards))
+}
+
+// TestCreateSpreadsOverShards: the order id is the client's (the form
+// carries it), so its outbox shard must not follow from it. Orders whose
+// ids a client picked to hash into one shard (800 of them, all pending#0 by
+// the FNV hash of the id) spread over every shard, and the same id created
+// again and again lands in different shards.
+//
+// The shards are drawn at random, so the bounds are probabilities, chosen
+// so the test cannot fail while the draw is uniform: 800 draws over 8 shards
+// (100 a shard on average, standard deviation 9.4) leave a shard empty with
+// probability under 8×(7/8)^800 < 10^-45, and put more than 200 in one
+// with probability under 10^-13 (a Chernoff bound); 64 creations of one id
+// all land in one shard with probability 8^-63 < 10^-56.
+func TestCreateSpreadsOverShards(t *testing.T) {
+	const n = 800
+	db := newFakeDB(t)
+	store := checkoutdb.New(db, testTable)
+	var ids []string
+	for i := 0; len(ids) < n; i++ {
+		if id := testID(i); oldShard(id) == "pending#0" {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		o := testOrder(0)
+		o.ID = id
+		if err := store.Create(context.Background(), o, now); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+	}
+	counts := map[string]int{}
+	for _, id := range ids {
+		counts[str(db.items[id]["outbox"])]++
+	}
+	for k := range counts {
+		if !regexp.MustCompile(`^pending#[0-7]$`).MatchString(k) {
+			t.Errorf("outbox key %q; want pending#<0-7>", k)
+		}
+	}
+	if len(counts) != checkoutdb.OutboxShards || slices.Max(slices.Collect(maps.Values(counts))) > n/4 {
+		t.Errorf("%d orders whose ids the id hash puts in pending#0 landed in %d shards: %v; want all %d shards, none with more than %d",
+			n, len(counts), counts, checkoutdb.OutboxShards, n/4)
+	}
+
+	same := map[string]bool{}
+	for range 64 {
+		db := newFakeDB(t)
+		if err := checkoutdb.New(db, testTable).Create(context.Background(), testOrder(1), now); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		same[str(db.items[testID(1)]["outbox"])] = true
+	}
+	if len(same) < 2 {
+		t.Errorf("order %s created 64 times landed in %v each time; want the shard drawn, not a function of the id", testID(1), slices.Collect(maps.Keys(same)))
+	}
 }
 
 // TestCreateExisting: a second Create of the same id must change nothing
@@ -720,29 +795,6 @@ func TestRescheduleError(t *testing.T) {
 	err := checkoutdb.New(db, testTable).Reschedule(context.Background(), testID(1), 1, now)
 	if !errors.Is(err, db.err) {
 		t.Errorf("Reschedule = %v; want it to wrap %v", err, db.err)
-	}
-}
-
-// TestOutboxKey: ids spread evenly over the shards. (Which shard an id lands
-// in matters only for the spread: every poll queries every shard.)
-func TestOutboxKey(t *testing.T) {
-	counts := map[string]int{}
-	for range 8000 {
-		counts[checkoutdb.OutboxKey(order.NewID())]++
-	}
-	if len(counts) != checkoutdb.OutboxShards {
-		t.Fatalf("8000 ids used %d shards: %v; want %d", len(counts), counts, checkoutdb.OutboxShards)
-	}
-	for k, c := range counts {
-		if !regexp.MustCompile(`^pending#[0-7]$`).MatchString(k) {
-			t.Errorf("outbox key %q; want pending#<0-7>", k)
-		}
-		if c < 800 || c > 1200 {
-			t.Errorf("shard %s holds %d of 8000 ids; want about 1000", k, c)
-		}
-	}
-	if a, b := checkoutdb.OutboxKey(testID(1)), checkoutdb.OutboxKey(testID(1)); a != b {
-		t.Errorf("OutboxKey(%s) = %q, then %q; want a function of the id", testID(1), a, b)
 	}
 }
 

@@ -61,6 +61,11 @@ func (g *Group) start(name, path string, args, env []string) (*Proc, error) {
 	p := &Proc{Name: name, done: make(chan struct{}), path: path, args: args, env: env}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = env
+	// Its own process group: the terminal's Ctrl-C reaches the dev tool
+	// alone, which stops the children as ECS stops a task (SIGTERM, then a
+	// grace period), and Kill reaches whatever the child started. Should
+	// the dev tool die without stopping them, they are killed with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -105,9 +110,6 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Err is the process's exit error, once Done is closed.
 func (p *Proc) Err() error { <-p.done; return p.err }
-
-// Signal sends sig to the process.
-func (p *Proc) Signal(sig os.Signal) { _ = p.cmd.Process.Signal(sig) }
 
 // Ran is how long the process ran, once Done is closed.
 func (p *Proc) Ran() time.Duration { <-p.done; return p.end.Sub(p.start) }
@@ -223,21 +225,67 @@ func (g *Group) drop(p *Proc) {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) { _ = p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL to the process's group: the process and anything it
+// started. Call it only before Done is closed (the pid is not reused until
+// the process is reaped, which closes Done).
+func (p *Proc) Kill() { _ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
+
+// Running returns the names of the group's processes that have not exited.
+func (g *Group) Running() []string {
+	var names []string
+	for _, p := range g.Procs() {
+		select {
+		case <-p.done:
+		default:
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
 // Stop sends SIGTERM to every process, waits up to grace for them to exit,
 // kills what is left, and returns the processes that did not exit cleanly.
 func (g *Group) Stop(grace time.Duration) map[string]error {
-	procs := g.Procs()
-	for _, p := range procs {
+	g.Terminate()
+	return g.Wait(time.Now().Add(grace), nil)
+}
+
+// Terminate sends SIGTERM to every process: what ECS sends a task it stops.
+func (g *Group) Terminate() {
+	for _, p := range g.Procs() {
 		p.Signal(syscall.SIGTERM)
 	}
-	deadline := time.Now().Add(grace)
+}
+
+// Wait waits for every process to exit until deadline, or until now is
+// closed (a second Ctrl-C), then kills what is left (its whole process
+// group), and returns the processes that did not exit cleanly.
+func (g *Group) Wait(deadline time.Time, now <-chan struct{}) map[string]error {
+	procs := g.Procs()
 	failed := map[string]error{}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	kill := false
 	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-time.After(time.Until(deadline)):
-			p.Signal(syscall.SIGKILL)
-			<-p.done
+		if !kill {
+			select {
+			case <-p.done:
+			case <-timer.C:
+				kill = true
+			case <-now:
+				kill = true
+			}
+		}
+		if kill {
+			select {
+			case <-p.done: // reaped: its pid may be another's now
+			default:
+				p.Kill()
+				<-p.done
+			}
 		}
 		if p.err != nil {
 			failed[p.Name] = p.err

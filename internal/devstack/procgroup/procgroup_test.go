@@ -105,3 +105,100 @@ func TestSuperviseRestartsExitedProcess(t *testing.T) {
 		t.Error("steady still running after Stop")
 	}
 }
+
+// startStubborn starts a shell that ignores SIGTERM, as does the sleep it
+// runs (which holds the output pipes), and returns once the trap is set.
+func startStubborn(t *testing.T, g *Group, ready chan string, name string) *Proc {
+	t.Helper()
+	p, err := g.Start(name, "/bin/sh", []string{"-c", `trap "" TERM; echo ready; sleep 30; echo done`}, os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.Done():
+		default: // the test failed: do not leave it behind
+			p.Kill()
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not start", name)
+	}
+	return p
+}
+
+func readyTap(g *Group) chan string {
+	ready := make(chan string, 10)
+	g.Tap(func(name string, line []byte) {
+		if string(line) == "ready" {
+			ready <- name
+		}
+	})
+	return ready
+}
+
+// within fails the test when f takes longer than d.
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s: still waiting after %v", what, d)
+	}
+	t.Logf("%s took %v", what, time.Since(start).Round(time.Millisecond))
+}
+
+// TestStopKillsWhatIgnoresSIGTERM: past the grace, Stop kills a process
+// that ignores SIGTERM, and what it started (its process group): the sleep
+// it runs would otherwise hold its output open for 30s.
+func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
+	g := New(io.Discard)
+	ready := readyTap(g)
+	startStubborn(t, g, ready, "stubborn")
+	var failed map[string]error
+	within(t, 5*time.Second, "Stop with a 300ms grace", func() { failed = g.Stop(300 * time.Millisecond) })
+	if failed["stubborn"] == nil {
+		t.Errorf("Stop: stubborn exited cleanly; want it killed")
+	}
+	if r := g.Running(); len(r) != 0 {
+		t.Errorf("still running after Stop: %v", r)
+	}
+}
+
+// TestWaitStopsAtOnceWhenAsked: after SIGTERM, a process busy for a while
+// (here: ignoring it) is waited for until the deadline, unless now is
+// closed (a second Ctrl-C): then every process is killed at once.
+func TestWaitStopsAtOnceWhenAsked(t *testing.T) {
+	var out strings.Builder
+	var mu sync.Mutex
+	g := New(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) }))
+	ready := readyTap(g)
+	startStubborn(t, g, ready, "fulfilment")
+	startStubborn(t, g, ready, "promotion")
+	g.Terminate()
+	time.Sleep(200 * time.Millisecond)
+	if diff := cmp.Diff([]string{"fulfilment", "promotion"}, g.Running()); diff != "" {
+		t.Fatalf("running 200ms after SIGTERM (-want +got):\n%s", diff)
+	}
+	now := make(chan struct{})
+	time.AfterFunc(300*time.Millisecond, func() { close(now) })
+	var failed map[string]error
+	within(t, 3*time.Second, "Wait with a 60s deadline, told to stop at once after 300ms", func() { failed = g.Wait(time.Now().Add(time.Minute), now) })
+	if len(failed) != 2 {
+		t.Errorf("failed = %v; want both killed", failed)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(out.String(), "done") {
+		t.Errorf("a process finished its sleep: %q", out.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

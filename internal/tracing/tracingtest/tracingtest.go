@@ -8,12 +8,13 @@ import (
 	"context"
 	"testing"
 
-	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
 // Install records every span ended during the test, synchronously, and
@@ -22,9 +23,9 @@ import (
 func Install(t testing.TB) *tracetest.InMemoryExporter {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithIDGenerator(xray.NewIDGenerator()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithIDGenerator(tracing.XRayIDGenerator{}))
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(xray.Propagator{})
+	otel.SetTextMapPropagator(tracing.XRayPropagator{})
 	t.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		otel.SetTracerProvider(noop.NewTracerProvider())
