@@ -34,23 +34,30 @@ run: build venv $(if $(filter localstack,$(EMULATOR)),localstack)
 
 # Every suite target starts the same way: the dev tool built, its output folder made, and the
 # stacks Copilot renders from copilot/ written into it, which the tests check (suite-env passes
-# the folder and where the IAM check writes its report).
+# the folder, where the IAM check writes its report and where each skipped test is listed:
+# internal/devstack/skip appends "skip|exempt PACKAGE TEST: why" to SKIP_REPORT, and
+# report-skips prints the list after the tests, whether they passed or not).
 define prepare-suite
 	$(GO) build -o bin/ ./cmd/dev
 	mkdir -p $(1)
+	rm -f $(1)/skips.txt
 	$(MAKE) --no-print-directory render RENDER_DIR=$(1)/rendered
 endef
-suite-env = RENDERED_DIR=$(CURDIR)/$(1)/rendered IAM_REPORT=$(CURDIR)/$(1)/iam-report.txt
+suite-env = RENDERED_DIR=$(CURDIR)/$(1)/rendered IAM_REPORT=$(CURDIR)/$(1)/iam-report.txt SKIP_REPORT=$(CURDIR)/$(1)/skips.txt
+report-skips = if [ -s $(1)/skips.txt ]; then echo "tests skipped ($(1)/skips.txt; exempt: not run by design, skip: could not run here):"; sort $(1)/skips.txt | sed 's/^/  /'; else echo "no test skipped"; fi
 
 ## test: vet, the stacks Copilot renders from copilot/ (make render), every test against an emulator
 ## (AWS_ENDPOINT_URL, else LocalStack via Docker, else moto), with the rendered stacks checked and
 ## every AWS call of the binaries evaluated against their task roles, then each fuzz target for a
-## short bounded time. Screenshots, the IAM report and other artifacts: test-output/
+## short bounded time, and lists every test skipped and why. bench/'s and tools/' own tests (their
+## modules) run too. Screenshots, the IAM report and other artifacts: test-output/
 test: vet venv
 	$(call prepare-suite,test-output)
 	$(call suite-env,test-output) \
-	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -artifacts -outputdir $(CURDIR)/test-output ./...
+	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -artifacts -outputdir $(CURDIR)/test-output ./...; rc=$$?; \
+	$(call report-skips,test-output); exit $$rc
 	cd tools && $(GO) test -count=1 ./...
+	cd bench && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 
 ## test-unit: the tests that need no emulator (integration tests skip)
@@ -60,6 +67,7 @@ test-unit:
 vet:
 	$(GO) vet ./...
 	cd tools && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## lint: staticcheck
@@ -229,7 +237,8 @@ test-localstack: vet venv localstack
 	$(call prepare-suite,$(LS_OUT))
 	AWS_CLI=$(CURDIR)/$(LOCALSTACK_HOME)/venv/bin/aws $(call suite-env,$(LS_OUT)) \
 	bin/dev exec -emulator localstack -localstack $(LOCALSTACK_HOME) -- \
-		$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/$(LS_OUT) ./...
+		$(GO) test -count=1 -timeout 20m -artifacts -outputdir $(CURDIR)/$(LS_OUT) ./...; rc=$$?; \
+	$(call report-skips,$(LS_OUT)); exit $$rc
 
 # The dead-letter targets above on an emulator (make run's, or a test's): with AWS_ENDPOINT_URL set,
 # hand it to the AWS CLI on the command line. The CLI v2 reads AWS_ENDPOINT_URL by itself, and v1
@@ -268,7 +277,7 @@ test-docker: vet venv
 		$(GO) test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/$(DOCKER_OUT) ./...; rc=$$?; \
 	if [ "$$TESTCONTAINERS_RYUK_DISABLED" = true ]; then \
 		docker ps -aq --filter label=org.testcontainers=true | xargs -r docker rm -f >/dev/null; fi; \
-	exit $$rc
+	$(call report-skips,$(DOCKER_OUT)); exit $$rc
 
 # --- Copilot rendering
 # tools/ is its own module, so Copilot's build and the seeding SDK clients stay out of the

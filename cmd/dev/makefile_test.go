@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 // TestSuitesLeaveRequireIntegrationToTheCaller: make test and make
@@ -14,7 +16,7 @@ import (
 // .ci/run does). Neither recipe sets it itself.
 func TestSuitesLeaveRequireIntegrationToTheCaller(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make on PATH")
+		skip.OrFail(t, "no make on PATH")
 	}
 	for _, target := range []string{"test", "test-localstack"} {
 		cmd := exec.Command("make", "-n", "--no-print-directory", target)

@@ -56,19 +56,28 @@ func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
 		}
 	}
 	outcome := func(o string) metrics.Dim { return metrics.Dim{Name: metrics.DimOutcome, Value: o} }
+	// Every figure of the summary has metrics to add up, each a different number: a 0 would
+	// pass with the metric misnamed (the summary prints 0 for what it never finds).
 	for range 2 { // two intervals add up
 		feed("publisher", emit(t, "publisher", func(r *metrics.Recorder) {
 			r.Add(metrics.OrdersPlaced, 3)
 			r.Add(metrics.OrdersPublished, 2)
+			r.Add(metrics.PublishFailures, 4)
 			r.Set(metrics.OutboxPending, metrics.Count, 1)
 		}))
 		feed("fulfilment", emit(t, "fulfilment", func(r *metrics.Recorder) {
 			r.Add(metrics.Messages, 2, outcome(metrics.OutcomeProcessed))
 			r.Add(metrics.Messages, 1, outcome(metrics.OutcomeDuplicate))
-			r.Add(metrics.Messages, 1, outcome(metrics.OutcomeDeadLettered))
+			r.Add(metrics.Messages, 3, outcome(metrics.OutcomeRetry))
+			r.Add(metrics.Messages, 4, outcome(metrics.OutcomeDeadLettered))
 		}))
 	}
-	feed("promotion", emit(t, "promotion", func(r *metrics.Recorder) { r.Add(metrics.Messages, 1, outcome(metrics.OutcomeProcessed)) }))
+	feed("promotion", emit(t, "promotion", func(r *metrics.Recorder) {
+		r.Add(metrics.Messages, 1, outcome(metrics.OutcomeProcessed))
+		r.Add(metrics.Messages, 2, outcome(metrics.OutcomeDuplicate))
+		r.Add(metrics.Messages, 3, outcome(metrics.OutcomeRetry))
+		r.Add(metrics.Messages, 4, outcome(metrics.OutcomeDeadLettered))
+	}))
 	s.feed("promotion", []byte(`{"level":"INFO","msg":"message processed"}`)) // a log line
 	// Another environment's metrics (the dev tool reads only its own).
 	feed("publisher", emitIn(t, "production", "publisher", func(r *metrics.Recorder) { r.Add(metrics.OrdersPlaced, 100) }))
@@ -77,9 +86,9 @@ func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
 	}))
 
 	want := []string{
-		"publisher   placed 6, published 4, publish failures 0, in the outbox 1",
-		"fulfilment  processed 4, duplicates 2, retries 0, in DLQ 2",
-		"promotion   coupons 1, duplicates 0, retries 0, in DLQ 0",
+		"publisher   placed 6, published 4, publish failures 8, in the outbox 1",
+		"fulfilment  processed 4, duplicates 2, retries 6, in DLQ 8",
+		"promotion   coupons 1, duplicates 2, retries 3, in DLQ 4",
 	}
 	if got := s.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("summary:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -38,15 +38,27 @@ func TestBacklogGauges(t *testing.T) {
 		if n != tc.wantN || oldest != tc.wantOldest {
 			t.Errorf("%s: pending %d, oldest %v; want %d, %v", tc.name, n, oldest, tc.wantN, tc.wantOldest)
 		}
-	}
-	if err := m.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := metrics.Parse(bytes.TrimSpace(out.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Units[metrics.OutboxOldestAge] != "Seconds" || len(l.Values[metrics.OutboxPending]) != 1 {
-		t.Errorf("gauges line %+v; want OutboxPending and OutboxOldestAge in Seconds", l)
+		// And as written: both gauges on the line, 0s included (a missing or misnamed one
+		// would read as 0).
+		out.Reset()
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		l, err := metrics.Parse(bytes.TrimSpace(out.Bytes()))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, g := range []struct {
+			name string
+			unit metrics.Unit
+			want float64
+		}{
+			{metrics.OutboxPending, metrics.Count, float64(tc.wantN)},
+			{metrics.OutboxOldestAge, metrics.Seconds, tc.wantOldest.Seconds()},
+		} {
+			if v, ok := l.Values[g.name]; !ok || len(v) != 1 || v[0] != g.want || l.Units[g.name] != string(g.unit) {
+				t.Errorf("%s: %s written as %v %q (present %t); want %v %s", tc.name, g.name, v, l.Units[g.name], ok, g.want, g.unit)
+			}
+		}
 	}
 }

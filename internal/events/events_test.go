@@ -158,26 +158,32 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// TestDecodeCreatedAtRoundTrips checks that whatever createdAt Decode accepts
-// survives Marshal and Decode again: an accepted event can be re-published.
+// TestDecodeCreatedAtRoundTrips checks that a valid createdAt is accepted and
+// survives Marshal and Decode again (an accepted event can be re-published),
+// and that one whose UTC form falls outside years 0000-9999, which RFC 3339
+// cannot write, is rejected rather than accepted and then unwritable.
 func TestDecodeCreatedAtRoundTrips(t *testing.T) {
 	for _, tc := range []struct {
 		createdAt string
+		valid     bool
 	}{
-		{createdAt: "2026-05-01T14:30:00+02:00"},
-		{createdAt: "2026-05-01T12:30:00.5Z"},
-		{createdAt: "0001-01-01T00:00:00Z"},
-		{createdAt: "9999-12-31T23:59:59.999999999Z"},
-		{createdAt: "0000-01-01T00:30:00+01:00"},
-		{createdAt: "9999-12-31T23:30:00-01:00"},
+		{createdAt: "2026-05-01T14:30:00+02:00", valid: true},
+		{createdAt: "2026-05-01T12:30:00.5Z", valid: true},
+		{createdAt: "0001-01-01T00:00:00Z", valid: true},
+		{createdAt: "9999-12-31T23:59:59.999999999Z", valid: true},
+		{createdAt: "0000-01-01T00:30:00+01:00"}, // -0001-12-31T23:30:00Z
+		{createdAt: "9999-12-31T23:30:00-01:00"}, // 10000-01-01T00:30:00Z
 	} {
 		t.Run(tc.createdAt, func(t *testing.T) {
 			first, err := events.Decode([]byte(eventJSON(t, func(ev, o map[string]any) { o["createdAt"] = tc.createdAt })))
-			if err != nil {
+			if !tc.valid {
 				if !errors.Is(err, events.ErrMalformed) {
-					t.Errorf("Decode error = %v; want it to wrap ErrMalformed", err)
+					t.Errorf("Decode error = %v; want it to wrap ErrMalformed (its UTC year cannot be written back)", err)
 				}
-				return // rejecting it is fine too
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(createdAt %s) = %v; want it accepted", tc.createdAt, err)
 			}
 			b, err := events.Marshal(first)
 			if err != nil {

@@ -58,10 +58,15 @@ func publishMany(ctx context.Context, t *testing.T, cfg aws.Config, dep *topolog
 	}
 }
 
-// TestHeartbeatKeepsSlowOrderFromRedelivery runs a handler three times
-// slower than the queue's visibility timeout, with a second worker waiting
-// on the same queue: the heartbeat keeps the message hidden, so it is
-// handled once.
+// TestHeartbeatKeepsSlowOrderFromRedelivery runs a handler more than twice
+// as slow as the queue's visibility timeout, with a second worker waiting on
+// the same queue: the heartbeat keeps the message hidden on the emulator, so
+// it is handled once. The heartbeat ticks every third of the timeout and
+// first extends a message at the second tick after its receive, so its first
+// call has a third of the timeout to reach the emulator: 3s here, not the
+// 0.7s of a 2s timeout, which a loaded machine's shared emulator can miss.
+// TestEngineHeartbeatKeepsSlowMessageHidden checks the same on the fake clock
+// with short timeouts.
 func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
 	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
@@ -69,21 +74,22 @@ func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
 	defer cancel()
 	client := sqs.NewFromConfig(emu.Config)
 	url := dep.Services["fulfilment"].QueueURL
-	setVisibilityTimeout(ctx, t, client, url, 2*time.Second)
+	const visibility = 9 * time.Second
+	setVisibilityTimeout(ctx, t, client, url, visibility)
 
 	var calls, done atomic.Int32
 	slow := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
 		calls.Add(1)
-		time.Sleep(6 * time.Second)
+		time.Sleep(2*visibility + 2*time.Second)
 		done.Add(1)
 		return "slow", nil
 	})
-	cfg := worker.Config{QueueURL: url, VisibilityTimeout: 2 * time.Second}
+	cfg := worker.Config{QueueURL: url, VisibilityTimeout: visibility}
 	startEngineWith(t, emu.Config, slow, cfg)
 	startEngineWith(t, emu.Config, slow, cfg)
 	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
 
-	waitFor(t, "the slow handler to finish", 30*time.Second, func() bool { return done.Load() == 1 })
+	waitFor(t, "the slow handler to finish", time.Minute, func() bool { return done.Load() == 1 })
 	time.Sleep(3 * time.Second) // a redelivery would have been picked up by now
 	if got := calls.Load(); got != 1 {
 		t.Errorf("slow order handled %d times, want 1", got)
@@ -189,8 +195,10 @@ func TestDrainHandsBackUnfinishedWork(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
-	if took := time.Since(stopped); took > 3*time.Second {
-		t.Errorf("Run took %s to return after cancel, want about the 500ms drain budget", took)
+	// About the 500ms budget plus the 1s poll under way; a budget ignored
+	// would leave Run waiting for the stuck handler until the test's timeout.
+	if took := time.Since(stopped); took > 10*time.Second {
+		t.Errorf("Run took %s to return after cancel, want about the 500ms drain budget (and the 1s poll under way)", took)
 	}
 	if got := e.Stats().Released; got != 1 {
 		t.Errorf("released = %d, want 1", got)
@@ -239,7 +247,9 @@ func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
 
 	published := time.Now()
 	var got int
-	for time.Since(published) < 10*time.Second && got == 0 {
+	// Well under the 30s an abandoned poll would hide the order for, and
+	// well over what a loaded machine's emulator takes to deliver it.
+	for time.Since(published) < 20*time.Second && got == 0 {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 2})
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +257,7 @@ func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
 		got = len(out.Messages)
 	}
 	if got != 1 {
-		t.Fatalf("the next worker received no order within 10s of its publication; want it at once (stats of the stopped worker: %+v)", e.Stats())
+		t.Fatalf("the next worker received no order within 20s of its publication; want it at once (stats of the stopped worker: %+v)", e.Stats())
 	}
 	t.Logf("the next worker received the order %s after its publication (stopped worker: %+v)", time.Since(published).Round(time.Millisecond), e.Stats())
 }

@@ -90,8 +90,13 @@ func TestEngineRecordsOneOutcomePerMessage(t *testing.T) {
 	}
 	want := map[string]float64{metrics.OutcomeProcessed: 1, metrics.OutcomeDuplicate: 1, metrics.OutcomeRetry: 1, metrics.OutcomePoison: 1, metrics.OutcomeDeadLettered: 1}
 	for o, n := range want {
-		if got[o] != n {
-			t.Errorf("Messages{outcome=%s} = %v; want %v (all: %v)", o, got[o], n, got)
+		if v, ok := got[o]; !ok || v != n {
+			t.Errorf("Messages{outcome=%s} = %v (written: %t); want %v (all: %v)", o, v, ok, n, got)
+		}
+	}
+	for o := range got {
+		if _, ok := want[o]; !ok {
+			t.Errorf("Messages{outcome=%s} written (%v); want only %v", o, got[o], want)
 		}
 	}
 	if len(durations) != 2 {

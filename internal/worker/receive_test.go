@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -35,50 +36,60 @@ func (f *flakySQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInp
 
 // TestEngineRetriesReceiveErrors makes the first two receives fail: the
 // engine waits longer after each (1s, then 2s), keeps running, and handles
-// the message once SQS answers.
+// the message once SQS answers. On synctest's clock the waits are exact,
+// however loaded the machine.
 func TestEngineRetriesReceiveErrors(t *testing.T) {
-	client := &flakySQS{fakeSQS: newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1")), failures: 2}
-	handled := make(chan struct{}, 1)
-	h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { handled <- struct{}{}; return "ok", nil })
-	_, stop, done := startTestEngine(t, client, h, Config{})
-	select {
-	case <-handled:
-	case err := <-done:
-		t.Fatalf("Run returned %v during the receive errors; want it to keep going", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("message not handled within 10s of two receive errors")
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	client.mu.Lock()
-	defer client.mu.Unlock()
-	first, second := client.calls[1].Sub(client.calls[0]), client.calls[2].Sub(client.calls[1])
-	if first < time.Second || second < 2*time.Second || second > 4*time.Second {
-		t.Errorf("waits after the failed receives = %s, %s; want about 1s then 2s", first, second)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		client := &flakySQS{fakeSQS: newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1")), failures: 2}
+		handled := make(chan struct{}, 1)
+		h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { handled <- struct{}{}; return "ok", nil })
+		_, stop, done := startTestEngine(t, client, h, Config{})
+		select {
+		case <-handled:
+		case err := <-done:
+			t.Fatalf("Run returned %v during the receive errors; want it to keep going", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("message not handled within 10s of two receive errors")
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		client.mu.Lock()
+		defer client.mu.Unlock()
+		if len(client.calls) < 3 {
+			t.Fatalf("%d receives; want at least 3 (two failed, one answered)", len(client.calls))
+		}
+		first, second := client.calls[1].Sub(client.calls[0]), client.calls[2].Sub(client.calls[1])
+		if first != time.Second || second != 2*time.Second {
+			t.Errorf("waits after the failed receives = %s, %s; want 1s then 2s", first, second)
+		}
+	})
 }
 
 // TestEngineKeepsGoroutinesFlat handles two rounds of 300 messages: the
 // second round leaves no more goroutines behind than the first (a fixed
-// pool, one deleter, one heartbeat; nothing per message outlives it).
+// pool, one deleter, one heartbeat; nothing per message outlives it). In a
+// synctest bubble, synctest.Wait lets finished work unwind before counting,
+// rather than a sleep a loaded machine may outrun.
 func TestEngineKeepsGoroutinesFlat(t *testing.T) {
-	client := newFakeSQS(t)
-	h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { return "ok", nil })
-	e, _, _ := startTestEngine(t, client, h, Config{})
-	round := func(from int) int {
-		for i := from; i < from+300; i++ {
-			client.push(sqsMessage("h"+strconv.Itoa(i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
+	synctest.Test(t, func(t *testing.T) {
+		client := newFakeSQS(t)
+		h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { return "ok", nil })
+		e, _, _ := startTestEngine(t, client, h, Config{})
+		round := func(from int) int {
+			for i := from; i < from+300; i++ {
+				client.push(sqsMessage("h"+strconv.Itoa(i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
+			}
+			eventually(t, "the round handled and deleted", func() bool {
+				return e.Stats().Succeeded == int64(from+300) && len(client.deleted()) == from+300
+			})
+			synctest.Wait() // finished work unwound, the engine idle in its poll
+			return runtime.NumGoroutine()
 		}
-		eventually(t, "the round handled and deleted", func() bool {
-			return e.Stats().Succeeded == int64(from+300) && len(client.deleted()) == from+300
-		})
-		time.Sleep(50 * time.Millisecond) // let finished work unwind
-		return runtime.NumGoroutine()
-	}
-	first := round(0)
-	second := round(300)
-	if second > first+2 {
-		t.Errorf("goroutines after 300 messages = %d, after 600 = %d; want no growth", first, second)
-	}
+		first := round(0)
+		second := round(300)
+		if second > first+2 {
+			t.Errorf("goroutines after 300 messages = %d, after 600 = %d; want no growth", first, second)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 // TestDeployWarnsWithoutAlarmEmail: make deploy says, once and before deploying anything, which
@@ -16,7 +17,7 @@ import (
 // scratch folder with its own copilot/ and a stand-in copilot CLI that echoes its commands.
 func TestDeployWarnsWithoutAlarmEmail(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make on PATH")
+		skip.OrFail(t, "no make on PATH")
 	}
 	makefile, err := os.ReadFile(filepath.Join(integration.RepoRoot(t), "Makefile"))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,7 +23,7 @@ func TestAddonsPassCfnLint(t *testing.T) {
 		bin = filepath.Join(root, ".venv", "bin", "cfn-lint")
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		integration.SkipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
+		skip.OrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
 	}
 	templates := addonTemplates(t, root)
 	cmd := exec.Command(bin, templates...)

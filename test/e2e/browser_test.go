@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 // chromium finds the browser: CHROMIUM, else chromium or chromium-browser on PATH.
@@ -25,7 +26,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	integration.SkipOrFail(t, "browser test skipped: no Chromium found (apt-get install chromium)")
+	skip.OrFail(t, "browser test skipped: no Chromium found (apt-get install chromium)")
 	return ""
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -55,7 +56,7 @@ func (h *brokenUntilFixed) Handle(ctx context.Context, e events.OrderPlaced) (st
 func TestDeadLetterRunbook(t *testing.T) {
 	emu := integration.Start(t)
 	if os.Getenv("AWS_EMULATOR") == "moto" { // set by bin/dev when it started the emulator
-		t.Skip(noMoveTasks)
+		skip.Exempt(t, noMoveTasks)
 	}
 	top, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -149,7 +150,7 @@ func requireMessageMoveTasks(ctx context.Context, t *testing.T, client *sqs.Clie
 	switch emulator := os.Getenv("AWS_EMULATOR"); {
 	case err == nil:
 	case emulator == "":
-		t.Skipf("the emulator does not answer ListMessageMoveTasks (%v): moto, perhaps? %s", err, noMoveTasks)
+		skip.Exempt(t, fmt.Sprintf("the emulator, which bin/dev did not start (AWS_EMULATOR unset), does not answer ListMessageMoveTasks (%v): moto, perhaps? %s", err, noMoveTasks))
 	default:
 		t.Fatalf("ListMessageMoveTasks on %s: %v", emulator, err)
 	}
@@ -167,7 +168,7 @@ func awsCLI(t *testing.T) string {
 	}
 	p, err := exec.LookPath("aws")
 	if err != nil {
-		integration.SkipOrFail(t, "no AWS CLI: set AWS_CLI, or run make localstack (its venv has one)")
+		skip.OrFail(t, "no AWS CLI: set AWS_CLI, or run make localstack (its venv has one)")
 	}
 	return p
 }

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if !checkIAM(out) && code == 0 {
-		fmt.Println("FAIL: a call the binaries made is not allowed by, or a grant is unused in, the rendered stacks (see the IAM check above)")
+		fmt.Println("FAIL: the IAM check against the rendered stacks failed: nothing to check, a call unattributed or not allowed, or a grant unused or too broad (see the IAM check above)")
 		code = 1
 	}
 	if report != nil {

@@ -2,12 +2,19 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/faults"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
@@ -17,23 +24,60 @@ import (
 // wrote: each passes the format's rules, each names its service and the
 // environment it was deployed to, and the values add up to the orders: each
 // placed and published once, fulfilled once, a coupon exactly for those of
-// 80.00 or more, one request latency per form post, nothing retried or
-// dead-lettered; the publisher's outbox relay reports its last poll as recent.
+// 80.00 or more, one request latency per form post; the publisher's outbox
+// relay reports its last poll as recent. A counter with nothing to count is
+// not written at all, so the ones a good day leaves at 0 are made to count
+// once here, each to what the logs say: a publish SNS refuses (the relay
+// publishes the order later), a handler whose DynamoDB is unavailable (its
+// message retried), a malformed message in each queue (dead-lettered).
 func TestMetricsAddUp(t *testing.T) {
 	integration.Short(t)
 	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
-	fast := []string{"METRICS_INTERVAL=1s"}
-	s := startServices(t, emu, dep, map[string][]string{"publisher": fast, "fulfilment": fast, "promotion": fast})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, err := faults.Start(recordingEndpoint(t, emu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	client := sqs.NewFromConfig(emu.Config)
+	for _, w := range []string{"fulfilment", "promotion"} {
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl:    aws.String(dep.Services[w].QueueURL),
+			MessageBody: aws.String(`{"Type":"Notification","Message":"not an event"}`),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fast := "METRICS_INTERVAL=1s"
+	s := startServices(t, emu, dep, map[string][]string{
+		"publisher":  {fast, "AWS_ENDPOINT_URL_SNS=" + p.URL(), "OUTBOX_INTERVAL=500ms", "OUTBOX_RETRY_BASE=500ms"},
+		"fulfilment": {fast, "AWS_ENDPOINT_URL_DYNAMODB=" + p.URL()},
+		"promotion":  {fast, "AWS_ENDPOINT_URL_DYNAMODB=" + p.URL()},
+	})
 
 	amounts := []string{"95.00", "20.00", "80.00", "79.99", "150.00", "10.00", "80.01"}
 	coupons := 4 // 95.00, 80.00, 150.00, 80.01
 	ids := map[string]bool{}
-	for i, amount := range amounts {
-		ids[placeOrder(t, s.BaseURL, fmt.Sprintf("Metrics Customer %d", i), amount)] = true
+	// The first order's publish fails; once it has, the workers' DynamoDB does,
+	// until each has failed on that order when the relay publishes it.
+	p.Set(faults.Rule{Service: "sns", APIs: []string{"Publish"}, Kind: faults.Unavailable})
+	ids[placeOrder(t, s.BaseURL, "Metrics Customer 0", amounts[0])] = true
+	waitUntil(t, "the first order's publish to fail", 30*time.Second, func() bool {
+		return logged(s, "publisher", "publish failed, order kept in the outbox") > 0
+	})
+	p.Set(faults.Rule{Service: "dynamodb", Callers: []string{"fulfilment", "promotion"}, Kind: faults.Unavailable})
+	waitUntil(t, "both workers to fail on the first order", time.Minute, func() bool {
+		return logged(s, "fulfilment", handlerFailed) > 0 && logged(s, "promotion", handlerFailed) > 0
+	})
+	p.Set()
+	for i, amount := range amounts[1:] {
+		ids[placeOrder(t, s.BaseURL, fmt.Sprintf("Metrics Customer %d", i+1), amount)] = true
 	}
-	waitUntil(t, "every order fulfilled and every coupon issued", 90*time.Second, func() bool {
-		return len(s.Processed("fulfilment")) == len(ids) && len(s.Processed("promotion")) == coupons
+	waitUntil(t, "every order fulfilled, every coupon issued and both malformed messages dead-lettered", 2*time.Minute, func() bool {
+		return len(s.Processed("fulfilment")) == len(ids) && len(s.Processed("promotion")) == coupons &&
+			emu.QueueDepth(ctx, t, dep.Services["fulfilment"].DLQURL) == 1 && emu.QueueDepth(ctx, t, dep.Services["promotion"].DLQURL) == 1
 	})
 	if failed := s.group.Stop(30 * time.Second); len(failed) > 0 {
 		t.Fatalf("services did not exit cleanly: %v", failed)
@@ -105,15 +149,30 @@ func TestMetricsAddUp(t *testing.T) {
 		"promotion Messages{processed}":          c,
 		"promotion HandlerDuration":              c,
 		"promotion MessageAge":                   c,
-		"publisher PublishFailures":              0,
-		"fulfilment Messages{retry}":             0,
-		"fulfilment Messages{dead-lettered}":     0,
-		"promotion Messages{retry}":              0,
-		"promotion Messages{dead-lettered}":      0,
+		// What went wrong, as the logs tell it.
+		"publisher PublishFailures":          float64(logged(s, "publisher", "publish failed, order kept in the outbox")),
+		"fulfilment Messages{retry}":         float64(logged(s, "fulfilment", handlerFailed)),
+		"promotion Messages{retry}":          float64(logged(s, "promotion", handlerFailed)),
+		"fulfilment Messages{poison}":        float64(poisoned(s, "fulfilment", false)),
+		"promotion Messages{poison}":         float64(poisoned(s, "promotion", false)),
+		"fulfilment Messages{dead-lettered}": 1,
+		"promotion Messages{dead-lettered}":  1,
 	}
-	for k, v := range want {
-		if sums[k] != v {
-			t.Errorf("%s adds up to %v; want %v", k, sums[k], v)
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		// Every metric here has something to count: a missing one is misnamed or not recorded.
+		got, ok := sums[k]
+		switch {
+		case want[k] == 0:
+			t.Errorf("%s: the logs show nothing for it to count; want at least one (did the test's fault fire?)", k)
+		case !ok:
+			t.Errorf("%s: not written; want %v", k, want[k])
+		case got != want[k]:
+			t.Errorf("%s adds up to %v; want %v", k, got, want[k])
+		}
+	}
+	for _, w := range []string{"fulfilment", "promotion"} {
+		if n := poisoned(s, w, true); n != 1 {
+			t.Errorf("%s logged %d malformed messages as dead-lettered next; want 1", w, n)
 		}
 	}
 	// The relay polls every 2s: a healthy one never reports a last poll older than a few seconds.
@@ -126,4 +185,30 @@ func TestMetricsAddUp(t *testing.T) {
 		}
 	}
 	t.Logf("%d EMF lines from %d orders (%d of 80.00 or more); sums: %v", lines, len(ids), coupons, sums)
+}
+
+// handlerFailed is the workers' log message for a handler error, its message to be retried.
+const handlerFailed = "handler failed, message will be retried"
+
+// logged counts svc's log lines with message msg.
+func logged(s *Services, svc, msg string) int {
+	n := 0
+	for _, l := range logLines(s.Logs.String(), svc) {
+		if l["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// poisoned counts svc's log lines about a message left for the dead-letter queue, those of
+// its last receive (the DLQ next) or the others.
+func poisoned(s *Services, svc string, last bool) int {
+	n := 0
+	for _, l := range logLines(s.Logs.String(), svc) {
+		if l["msg"] != nil && l["outcome"] == "poison" && l["dead_letter_next"] == last {
+			n++
+		}
+	}
+	return n
 }

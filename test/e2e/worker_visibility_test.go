@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -28,7 +29,14 @@ func TestWorkersKeepSlowOrdersAndShedBadMessages(t *testing.T) {
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	const visibility, slowness = 3 * time.Second, 4500 * time.Millisecond
+	// The heartbeat ticks every third of the visibility timeout and first
+	// extends a message at the second tick after its receive: its first call
+	// must reach the emulator within a third of the timeout (a second at 3s,
+	// too little on a loaded machine). The slowness must exceed the timeout,
+	// so that only the heartbeat keeps the order hidden, and stay under the
+	// SDK's 10s wait for response headers (cmd/internal/telemetry), which a
+	// slowed DynamoDB call would otherwise hit and retry.
+	const visibility, slowness = 5 * time.Second, 7 * time.Second
 	slow := slowProxy(t, recordingEndpoint(t, emu), slowness)
 
 	client := sqs.NewFromConfig(emu.Config)
@@ -62,7 +70,23 @@ func TestWorkersKeepSlowOrdersAndShedBadMessages(t *testing.T) {
 		if got := s.Processed(w)[id]; len(got) != 1 || got[0] != want {
 			t.Errorf("%s outcomes for the slow order = %q; want exactly [%q] (handled once, kept invisible while it ran)", w, got, want)
 		}
+		// Slowed past the visibility timeout, or handled once proves no heartbeat.
+		if d := handlerDuration(s, w, id); d <= visibility {
+			t.Errorf("%s handled the slow order in %s; want longer than the visibility timeout (%s): are its DynamoDB calls routed through the slow proxy?", w, d, visibility)
+		}
 	}
+}
+
+// handlerDuration is how long svc's handler took on order id (its "message processed" line's
+// duration_ms; the last, if several).
+func handlerDuration(s *Services, svc, id string) time.Duration {
+	var d time.Duration
+	for _, l := range logLines(s.Logs.String(), svc) {
+		if ms, ok := l["duration_ms"].(float64); ok && l["msg"] == "message processed" && fmt.Sprint(l["order_id"]) == id {
+			d = time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	return d
 }
 
 // slowProxy forwards HTTP requests to target after holding each for d.

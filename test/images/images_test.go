@@ -45,6 +45,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 )
@@ -68,7 +69,7 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 	integration.Short(t)
 	tag := os.Getenv("IMAGE_TAG")
 	if tag == "" {
-		t.Skip("make test-images runs this: it needs the images make images builds (IMAGE_TAG)")
+		skip.Exempt(t, "IMAGE_TAG is unset: make test-images runs this test, on the images make images builds")
 	}
 	emu := integration.Start(t)
 	r := integration.Rendered(t)
@@ -363,7 +364,7 @@ type network struct {
 func newNetwork(t *testing.T) *network {
 	t.Helper()
 	if out, err := exec.Command(docker, "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		integration.SkipOrFail(t, fmt.Sprintf("no Docker engine answers (%s info: %v: %s)", docker, err, bytes.TrimSpace(out)))
+		skip.OrFail(t, fmt.Sprintf("no Docker engine answers (%s info: %v: %s)", docker, err, bytes.TrimSpace(out)))
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)

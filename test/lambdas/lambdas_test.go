@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 // copilotVersion is the Copilot whose handlers are run: the one tools/render builds.
@@ -60,7 +61,7 @@ func setup(t *testing.T) *lambdaEnv {
 	}
 	out, err := exec.Command(l.node, "--version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "v24.") {
-		integration.SkipOrFail(t, fmt.Sprintf("Node 24 not installed at %s (%v %s): run make lambda-node", l.node, err, bytes.TrimSpace(out)))
+		skip.OrFail(t, fmt.Sprintf("Node 24 not installed at %s (%v %s): run make lambda-node", l.node, err, bytes.TrimSpace(out)))
 	}
 	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
 	if err != nil {
@@ -68,12 +69,12 @@ func setup(t *testing.T) *lambdaEnv {
 	}
 	l.handlers = filepath.Join(strings.TrimSpace(string(modcache)), "github.com", "aws", "copilot-cli@"+copilotVersion, "cf-custom-resources", "lib")
 	if _, err := os.Stat(filepath.Join(l.handlers, "env-controller.js")); err != nil {
-		integration.SkipOrFail(t, fmt.Sprintf("Copilot %s's handlers not found (%v): run make render, or cd tools && go mod download github.com/aws/copilot-cli@%s", copilotVersion, err, copilotVersion))
+		skip.OrFail(t, fmt.Sprintf("Copilot %s's handlers not found (%v): run make render, or cd tools && go mod download github.com/aws/copilot-cli@%s", copilotVersion, err, copilotVersion))
 	}
 	l.emu = integration.Start(t)
 	for _, probe := range [][2]string{{"client-ecs", "ListClustersCommand"}, {"client-cloudformation", "ListStacksCommand"}, {"client-elastic-load-balancing-v2", "DescribeLoadBalancersCommand"}} {
 		if _, err := l.call(probe[0], probe[1], map[string]any{}); err != nil {
-			t.Skipf("the emulator at %s does not serve %s %s (%v): these handlers need ECS, CloudFormation and ELBv2 (moto has them; LocalStack's free edition does not)", l.emu.Endpoint, probe[0], probe[1], err)
+			skip.Exempt(t, fmt.Sprintf("the emulator at %s does not serve %s %s (%v): these handlers need ECS, CloudFormation and ELBv2 (moto has them; LocalStack's free edition does not)", l.emu.Endpoint, probe[0], probe[1], err))
 		}
 	}
 	return l

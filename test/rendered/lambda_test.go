@@ -14,6 +14,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 // How long before AWS stops creating functions on a runtime the rendered stacks must have moved
@@ -211,7 +212,7 @@ print(json.dumps({"file": os.path.join(os.path.dirname(cfnlint.__file__), "data"
                   "version": importlib.metadata.version("cfn-lint")}))`
 	out, err := exec.Command(python, "-c", where).Output()
 	if err != nil {
-		integration.SkipOrFail(t, fmt.Sprintf("cfn-lint's runtime lifecycle data not found with %s (%v): run make venv", python, err))
+		skip.OrFail(t, fmt.Sprintf("cfn-lint's runtime lifecycle data not found with %s (%v): run make venv", python, err))
 	}
 	var loc struct{ File, Version string }
 	if err := json.Unmarshal(out, &loc); err != nil {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,11 +32,17 @@ import (
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/internal/web"
 )
+
+// deadLetterQueue is the logical id of a worker's dead-letter queue, in its physical name
+// (<stack>-DeadLetterQueue-<suffix>): make dlq-show and dlq-redrive find it by that, and the
+// addons' dead-letter alarm watches it.
+const deadLetterQueue = "DeadLetterQueue"
 
 // ecsDefaultStopTimeout is how long ECS waits between SIGTERM and SIGKILL when the task
 // definition sets no StopTimeout; Fargate allows at most fargateMaxStopTimeout.
@@ -104,10 +111,16 @@ func nonBlankLines(s string) []string {
 // TestRenderedSubscriptions: each worker's queue is subscribed once to the orders topic, with
 // the promotion rule as the filter policy of promotion's subscription only, matched against
 // message attributes (the publisher sends amount as one), and no raw delivery (the worker
-// parses the SNS envelope).
+// parses the SNS envelope). Subscriptions are looked for in every rendered template (each
+// workload's stack and addons, the environment's), and the topic and the queue matched
+// exactly: the topic's ARN as the publisher's stack names it, the queue as the one
+// COPILOT_QUEUE_URI names.
 func TestRenderedSubscriptions(t *testing.T) {
 	r := integration.Rendered(t)
+	subs := renderedSubscriptions(t, r)
+	topic := ordersTopicARN(t, r)
 	threshold := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", float64(promotion.Threshold) / 100}}}}
+	workerQueues := map[string]string{} // the token of each worker's queue's ARN → worker
 	for _, tc := range []struct {
 		svc    string
 		policy any // nil for none
@@ -122,19 +135,21 @@ func TestRenderedSubscriptions(t *testing.T) {
 				t.Fatalf("no rendered stack for %s", tc.svc)
 			}
 			queue := workerQueue(t, r, tc.svc)
-			var subs []string
-			for _, name := range stack.OfType("AWS::SNS::Subscription") {
-				if res, _, ok := cfn.GetAtt(stack.Resources[name].Properties["Endpoint"]); ok && res == queue {
-					subs = append(subs, name)
+			queueARN := "{" + tc.svc + ":" + queue + ".Arn}"
+			workerQueues[queueARN] = tc.svc
+			var mine []renderedSubscription
+			for _, sub := range subs {
+				if sub.endpoint == queueARN {
+					mine = append(mine, sub)
 				}
 			}
-			if len(subs) != 1 {
-				t.Fatalf("%s: subscriptions delivering to queue %s: %q; want exactly one (to %s)", r.StackFile(tc.svc), queue, subs, events.Topic)
+			if len(mine) != 1 || mine[0].where != r.StackFile(tc.svc) {
+				t.Fatalf("subscriptions delivering to %s's queue %s: %v; want exactly one, in %s (to %s)", tc.svc, queue, mine, r.StackFile(tc.svc), topic)
 			}
-			props := stack.Resources[subs[0]].Properties
-			where := fmt.Sprintf("%s: subscription %s", r.StackFile(tc.svc), subs[0])
-			if arn := fmt.Sprint(props["TopicArn"]); !strings.Contains(arn, "-"+events.PublisherService+"-"+events.Topic) {
-				t.Errorf("%s: TopicArn %s; want the topic %s of %s", where, arn, events.Topic, events.PublisherService)
+			props := mine[0].props
+			where := mine[0].String()
+			if mine[0].topic != topic {
+				t.Errorf("%s: TopicArn %s; want %s, the topic %s of %s", where, mine[0].topic, topic, events.Topic, events.PublisherService)
 			}
 			if p := fmt.Sprint(props["Protocol"]); p != "sqs" {
 				t.Errorf("%s: Protocol %q; want sqs", where, p)
@@ -157,7 +172,124 @@ func TestRenderedSubscriptions(t *testing.T) {
 			}
 		})
 	}
+	// Orders go to the workers' queues and nowhere else.
+	for _, sub := range subs {
+		if _, ok := workerQueues[sub.endpoint]; sub.topic == topic && !ok {
+			t.Errorf("%s subscribes %s to the orders topic; want only the workers' queues subscribed", sub, sub.endpoint)
+		}
+	}
 }
+
+// renderedSubscription is an AWS::SNS::Subscription of a rendered template, its topic and
+// endpoint resolved by renderedValue.
+type renderedSubscription struct {
+	where, name     string // the template's file, the logical id
+	topic, endpoint string
+	props           map[string]any
+}
+
+func (s renderedSubscription) String() string { return s.where + ": subscription " + s.name }
+
+// renderedSubscriptions lists the subscriptions of every rendered template: the workloads'
+// stacks, their addons (with the parameters the stack passes them) and the environment's.
+func renderedSubscriptions(t *testing.T, r *cfn.Rendered) []renderedSubscription {
+	t.Helper()
+	var out []renderedSubscription
+	add := func(where, scope string, tpl *cfn.Template, vars map[string]string) {
+		for _, name := range tpl.OfType("AWS::SNS::Subscription") {
+			props := tpl.Resources[name].Properties
+			out = append(out, renderedSubscription{where: where, name: name, props: props,
+				topic: renderedValue(props["TopicArn"], scope, vars), endpoint: renderedValue(props["Endpoint"], scope, vars)})
+		}
+	}
+	account := renderedAccount(t, r, events.PublisherService)
+	pseudo := func(stackName string, params map[string]string) map[string]string {
+		vars := map[string]string{"AWS::Partition": "aws", "AWS::Region": r.Info.Region, "AWS::AccountId": account, "AWS::StackName": stackName}
+		maps.Copy(vars, params)
+		return vars
+	}
+	for _, w := range r.Info.Workloads {
+		vars := pseudo(r.Info.App+"-"+r.Info.Env+"-"+w.Name, r.Params[w.Name])
+		add(r.StackFile(w.Name), w.Name, r.Stacks[w.Name], vars)
+		if addons := r.Addons[w.Name]; addons != nil {
+			given, _ := r.Stacks[w.Name].Resources["AddonsStack"].Properties["Parameters"].(map[string]any)
+			params := map[string]string{}
+			for k, v := range given {
+				params[k] = renderedValue(v, w.Name, vars)
+			}
+			add(w.Name+".addons.stack.yml", w.Name+"/addons", addons, pseudo("{"+w.Name+":AddonsStack}", params))
+		}
+	}
+	add(r.Info.Env+".env.yml", "env", r.Env, pseudo(r.Info.App+"-"+r.Info.Env, r.EnvParams))
+	return out
+}
+
+// ordersTopicARN is the ARN of the orders topic: the one the publisher's stack creates, named
+// <app>-<env>-<publisher>-<topic>.
+func ordersTopicARN(t *testing.T, r *cfn.Rendered) string {
+	t.Helper()
+	svc := events.PublisherService
+	stack := r.Stacks[svc]
+	if stack == nil {
+		t.Fatalf("no rendered stack for %s", svc)
+	}
+	want := strings.Join([]string{r.Info.App, r.Info.Env, svc, events.Topic}, "-")
+	vars := map[string]string{"AWS::StackName": r.Info.App + "-" + r.Info.Env + "-" + svc}
+	maps.Copy(vars, r.Params[svc])
+	var names []string
+	for _, id := range stack.OfType("AWS::SNS::Topic") {
+		name := renderedValue(stack.Resources[id].Properties["TopicName"], svc, vars)
+		if name == want {
+			return fmt.Sprintf("arn:aws:sns:%s:%s:%s", r.Info.Region, renderedAccount(t, r, svc), name)
+		}
+		names = append(names, name)
+	}
+	t.Fatalf("%s creates topics %q; want one named %s", r.StackFile(svc), names, want)
+	return ""
+}
+
+// renderedValue evaluates what names and ARNs are written with: Ref of a parameter or pseudo
+// parameter (vars), Fn::Sub, Fn::Join. A Ref or Fn::GetAtt of a resource stays a token naming
+// it, {scope:Resource.Attribute}, which a parameter passed to an addons stack carries along;
+// anything else is written as it is, so it equals no name.
+func renderedValue(v any, scope string, vars map[string]string) string {
+	fn, arg, ok := cfn.Intrinsic(v)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	named := func(name string) string {
+		if val, ok := vars[name]; ok {
+			return val
+		}
+		return "{" + scope + ":" + name + "}"
+	}
+	switch fn {
+	case "Ref":
+		return named(fmt.Sprint(arg))
+	case "Fn::GetAtt":
+		if res, attr, ok := cfn.GetAtt(v); ok {
+			return "{" + scope + ":" + res + "." + attr + "}"
+		}
+	case "Fn::Sub":
+		if text, ok := arg.(string); ok {
+			return subVar.ReplaceAllStringFunc(text, func(m string) string { return named(m[2 : len(m)-1]) })
+		}
+	case "Fn::Join":
+		if args, ok := arg.([]any); ok && len(args) == 2 {
+			if parts, ok := args[1].([]any); ok {
+				var out []string
+				for _, p := range parts {
+					out = append(out, renderedValue(p, scope, vars))
+				}
+				return strings.Join(out, fmt.Sprint(args[0]))
+			}
+		}
+	}
+	return fmt.Sprint(v)
+}
+
+// subVar is a ${Name} of Fn::Sub.
+var subVar = regexp.MustCompile(`\$\{[^}!]+\}`)
 
 // compactJSON writes v as JSON (a string as it is), ">=" as written.
 func compactJSON(v any) string {
@@ -190,8 +322,13 @@ func TestRenderedQueues(t *testing.T) {
 			if redrive == nil {
 				t.Errorf("%s has no RedrivePolicy; want one (subscribe.queue.dead_letter.tries), or a poison message is received forever", where)
 			} else {
-				if dlq, _, ok := cfn.GetAtt(redrive["deadLetterTargetArn"]); !ok || r.Stacks[svc].Resources[dlq].Type != "AWS::SQS::Queue" {
-					t.Errorf("%s: deadLetterTargetArn %v; want the Arn of a queue of the stack", where, redrive["deadLetterTargetArn"])
+				dlq, attr, ok := cfn.GetAtt(redrive["deadLetterTargetArn"])
+				if !ok || dlq != deadLetterQueue || attr != "Arn" || dlq == queue || r.Stacks[svc].Resources[dlq].Type != "AWS::SQS::Queue" {
+					got := fmt.Sprint(redrive["deadLetterTargetArn"])
+					if ok {
+						got = "GetAtt " + dlq + "." + attr
+					}
+					t.Errorf("%s: deadLetterTargetArn %s; want GetAtt %s.Arn, the stack's dead-letter queue (the one make dlq-show finds by its name and the dead-letter alarm watches)", where, got, deadLetterQueue)
 				}
 				n, err := wholeNumber(redrive["maxReceiveCount"])
 				if err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
@@ -346,7 +483,7 @@ func TestRenderedCfnLint(t *testing.T) {
 		bin = filepath.Join(root, ".venv", "bin", "cfn-lint")
 	}
 	if _, err := exec.LookPath(bin); err != nil {
-		integration.SkipOrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
+		skip.OrFail(t, fmt.Sprintf("cfn-lint not found (%v): run make venv, or set CFN_LINT", err))
 	}
 	var files []string
 	for _, f := range r.Info.Files {

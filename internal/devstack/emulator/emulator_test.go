@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 func TestServicesRunning(t *testing.T) {
@@ -88,11 +90,11 @@ func TestParseStat(t *testing.T) {
 // shell's group does not reach the child, and Stop must not leave it behind.
 func TestStopKillsChildInItsOwnSession(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("no /proc here")
+		skip.Exempt(t, "no /proc here: the test finds the child below the shell in /proc (Linux)")
 	}
 	setsid, err := exec.LookPath("setsid")
 	if err != nil {
-		t.Skip("no setsid here")
+		skip.Exempt(t, "no setsid here: the test starts its child in a session of its own with setsid (util-linux)")
 	}
 	cmd := exec.Command("sh", "-c", setsid+" sleep 300 & wait")
 	s, err := startServer("test", "", cmd, nil)

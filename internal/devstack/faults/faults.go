@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -72,8 +73,27 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	rules    []Rule
-	injected map[string]int // "service:API kind" → count
+	injected map[Fault]int
 	holes    []net.Conn
+}
+
+// Fault is one kind of fault injected into one caller's calls of one API:
+// what the proxy counts, so a test can require its faults to have fired
+// (a rule whose calls never reach the proxy injects nothing).
+type Fault struct {
+	Caller  string // the SDK app id ("" when none was set)
+	Service string
+	API     string
+	Kind    Kind
+}
+
+// String is "caller service:API kind" ("service:API kind" without a caller).
+func (f Fault) String() string {
+	s := fmt.Sprintf("%s:%s %s", f.Service, f.API, f.Kind)
+	if f.Caller != "" {
+		s = f.Caller + " " + s
+	}
+	return s
 }
 
 // Start listens on a free loopback port and forwards to target, injecting
@@ -87,7 +107,7 @@ func Start(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fault proxy: %w", err)
 	}
-	p := &Proxy{url: "http://" + l.Addr().String(), proxy: httputil.NewSingleHostReverseProxy(u), injected: map[string]int{}}
+	p := &Proxy{url: "http://" + l.Addr().String(), proxy: httputil.NewSingleHostReverseProxy(u), injected: map[Fault]int{}}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
@@ -103,15 +123,11 @@ func (p *Proxy) Set(rules ...Rule) {
 	p.mu.Unlock()
 }
 
-// Injected returns how many calls got each fault, by "service:API kind".
-func (p *Proxy) Injected() map[string]int {
+// Injected returns how many calls got each fault since the proxy started.
+func (p *Proxy) Injected() map[Fault]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]int, len(p.injected))
-	for k, v := range p.injected {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.injected)
 }
 
 // Close stops the proxy and drops the connections it holds in black holes.
@@ -178,7 +194,7 @@ func (p *Proxy) pick(c awscalls.Call) (Rule, bool) {
 		if r.Share > 0 && r.Share < 1 && rand.Float64() >= r.Share {
 			continue // spared by this rule; a later one may still apply
 		}
-		p.injected[fmt.Sprintf("%s:%s %s", c.Service, c.API, r.Kind)]++
+		p.injected[Fault{Caller: c.Caller, Service: c.Service, API: c.API, Kind: r.Kind}]++
 		return r, true
 	}
 	return Rule{}, false

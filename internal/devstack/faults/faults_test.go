@@ -154,8 +154,8 @@ func TestRulesMatchServiceAPIAndCaller(t *testing.T) {
 	if err := fulfilment.sqs(context.Background()); err != nil {
 		t.Errorf("fulfilment's ReceiveMessage: %v; want it through (the rule names dynamodb)", err)
 	}
-	if got := p.Injected()["dynamodb:PutItem 503"]; got != 1 {
-		t.Errorf("injected = %v; want dynamodb:PutItem 503 once", p.Injected())
+	if got := p.Injected()[Fault{Caller: "fulfilment", Service: "dynamodb", API: "PutItem", Kind: Unavailable}]; got != 1 {
+		t.Errorf("injected = %v; want fulfilment dynamodb:PutItem 503 once", p.Injected())
 	}
 }
 
@@ -174,7 +174,7 @@ func TestShareOfCalls(t *testing.T) {
 	if failed < 30 || failed > 90 {
 		t.Errorf("%d of %d calls failed; want about 20%%", failed, n)
 	}
-	if got := p.Injected()["sqs:ReceiveMessage 500"]; got != failed {
+	if got := p.Injected()[Fault{Service: "sqs", API: "ReceiveMessage", Kind: ServerError}]; got != failed {
 		t.Errorf("Injected counts %d; want the %d failures seen", got, failed)
 	}
 }

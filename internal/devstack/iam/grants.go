@@ -41,7 +41,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 	p, _ := props.(map[string]any)
 	for _, pol := range list(p["Policies"]) {
 		m, _ := pol.(map[string]any)
-		g.Identity = append(g.Identity, statements(fmt.Sprintf("%s policy %v", role, m["PolicyName"]), m["PolicyDocument"])...)
+		g.Identity = append(g.Identity, statements(fmt.Sprintf("%s policy %v", role, m["PolicyName"]), fmt.Sprint(m["PolicyName"]), m["PolicyDocument"])...)
 	}
 	attached := map[string]bool{}
 	for _, arn := range list(p["ManagedPolicyArns"]) {
@@ -68,7 +68,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 					roles = list(m["RoleName"])
 				}
 				if attached[fmt.Sprint(arn)] || slices.ContainsFunc(roles, func(r any) bool { return fmt.Sprint(r) == fmt.Sprint(roleName) }) {
-					g.Identity = append(g.Identity, statements(where, m["PolicyDocument"])...)
+					g.Identity = append(g.Identity, statements(where, logical, m["PolicyDocument"])...)
 					delete(attached, fmt.Sprint(arn))
 				}
 			case "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy":
@@ -82,7 +82,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 					targets = append(targets, queueARN(fmt.Sprint(u)))
 				}
 				for _, t := range targets {
-					g.Resource[fmt.Sprint(t)] = append(g.Resource[fmt.Sprint(t)], statements(where, m["PolicyDocument"])...)
+					g.Resource[fmt.Sprint(t)] = append(g.Resource[fmt.Sprint(t)], statements(where, logical, m["PolicyDocument"])...)
 				}
 			case "AWS::KMS::Key":
 				props, err := s.Resolve(r.Properties)
@@ -91,7 +91,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 				}
 				m, _ := props.(map[string]any)
 				arn, _ := s.getAtt(logical, "Arn")
-				g.Resource[fmt.Sprint(arn)] = append(g.Resource[fmt.Sprint(arn)], statements(where, m["KeyPolicy"])...)
+				g.Resource[fmt.Sprint(arn)] = append(g.Resource[fmt.Sprint(arn)], statements(where, logical, m["KeyPolicy"])...)
 			case "AWS::SQS::Queue":
 				key, ok := r.Properties["KmsMasterKeyId"]
 				if !ok {
@@ -114,7 +114,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 	}
 	for arn := range attached {
 		// An AWS managed policy, or one this test cannot see: it grants nothing here.
-		g.Identity = append(g.Identity, Statement{Source: "managed policy " + arn + " (not in the rendered stacks; not evaluated)", Effect: "Allow", Conditional: true})
+		g.Identity = append(g.Identity, Statement{Source: "managed policy " + arn + " (not in the rendered stacks; not evaluated)", Policy: arn, Effect: "Allow", Conditional: true})
 	}
 	return g, queueKeys, nil
 }
@@ -166,32 +166,52 @@ func strs(v any) []string {
 	return out
 }
 
-// statements reads a resolved policy document.
-func statements(source string, doc any) []Statement {
+// statements reads a resolved policy document, the policy named policy in
+// its stack.
+func statements(source, policy string, doc any) []Statement {
 	d, _ := doc.(map[string]any)
 	var out []Statement
 	for _, st := range list(d["Statement"]) {
 		m, _ := st.(map[string]any)
 		s := Statement{
-			Source:     source,
-			Sid:        fmt.Sprint(orEmpty(m["Sid"])),
-			Effect:     fmt.Sprint(m["Effect"]),
-			Actions:    strs(m["Action"]),
-			NotActions: strs(m["NotAction"]),
-			Resources:  strs(m["Resource"]),
+			Source:        source,
+			Policy:        policy,
+			Sid:           fmt.Sprint(orEmpty(m["Sid"])),
+			Effect:        fmt.Sprint(m["Effect"]),
+			Principals:    principals(m["Principal"]),
+			NotPrincipals: principals(m["NotPrincipal"]),
+			Actions:       strs(m["Action"]),
+			NotActions:    strs(m["NotAction"]),
+			Resources:     strs(m["Resource"]),
+			NotResources:  strs(m["NotResource"]),
 		}
-		if _, ok := m["Condition"]; ok {
+		if c, ok := m["Condition"]; ok {
 			s.Conditional = true
-		}
-		switch p := m["Principal"].(type) {
-		case string:
-			s.Principals = []string{p}
-		case map[string]any:
-			s.Principals = strs(p["AWS"])
+			s.Condition = map[string]map[string][]string{}
+			ops, _ := c.(map[string]any)
+			for op, entries := range ops {
+				s.Condition[op] = map[string][]string{}
+				keys, _ := entries.(map[string]any)
+				for k, v := range keys {
+					s.Condition[op][k] = strs(v)
+				}
+			}
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// principals reads a Principal or NotPrincipal: "*" or its AWS principals
+// (a service principal is never the role).
+func principals(v any) []string {
+	switch p := v.(type) {
+	case string:
+		return []string{p}
+	case map[string]any:
+		return strs(p["AWS"])
+	}
+	return nil
 }
 
 func orEmpty(v any) any {

@@ -2,9 +2,10 @@
 // make a call: the principal's identity policies and the resource policies
 // that name it (SQS queue policies, KMS key policies), with Allow and Deny,
 // action and ARN wildcards. It is the small part of AWS's policy evaluation
-// logic that the stacks Copilot renders for this project use; conditions are
-// not evaluated (a statement with one never grants here, which errs toward
-// "denied").
+// logic that the stacks Copilot renders for this project use. A statement
+// with a condition never allows here, and a Deny with one denies unless its
+// condition is one the evaluator knows cannot hold (conditions.go): both err
+// toward "denied". Check runs the whole IAM check of a test run's calls.
 package iam
 
 import (
@@ -16,14 +17,23 @@ import (
 
 // Statement is one policy statement, its values resolved to strings.
 type Statement struct {
-	Source     string   // where it was found, for messages: "TaskRole policy Publish2SNS"
-	Sid        string   //
-	Effect     string   // Allow or Deny
-	Principals []string // resource policies: the AWS principals ("*" for anyone)
-	Actions    []string
-	NotActions []string
-	Resources  []string
-	// Conditional statements are kept for the report but never match.
+	Source string // where it was found, for messages: "TaskRole policy Publish2SNS"
+	// Policy names the policy in its stack: the logical id of the policy,
+	// queue policy or key, or an inline policy's PolicyName. With Sid it
+	// identifies a statement in any environment (Accepted matches on them).
+	Policy        string
+	Sid           string
+	Effect        string   // Allow or Deny
+	Principals    []string // resource policies: the AWS principals ("*" for anyone)
+	NotPrincipals []string
+	Actions       []string
+	NotActions    []string
+	Resources     []string
+	NotResources  []string
+	// Condition is the statement's condition block: operator → key → values.
+	Condition map[string]map[string][]string
+	// A conditional statement never allows; a conditional Deny denies unless
+	// its condition cannot hold (conditions.go).
 	Conditional bool
 }
 
@@ -32,7 +42,36 @@ func (s Statement) String() string {
 	if s.Sid != "" {
 		id += " (" + s.Sid + ")"
 	}
-	return fmt.Sprintf("%s: %s %s on %s", id, s.Effect, strings.Join(s.Actions, ","), strings.Join(s.Resources, ","))
+	out := id + ": " + s.Effect
+	if len(s.Principals) > 0 {
+		out += " Principal " + strings.Join(s.Principals, ",")
+	}
+	if len(s.NotPrincipals) > 0 {
+		out += " NotPrincipal " + strings.Join(s.NotPrincipals, ",")
+	}
+	if len(s.NotActions) > 0 {
+		out += " NotAction " + strings.Join(s.NotActions, ",")
+	} else {
+		out += " " + strings.Join(s.Actions, ",")
+	}
+	if len(s.NotResources) > 0 {
+		out += " on NotResource " + strings.Join(s.NotResources, ",")
+	} else if len(s.Resources) > 0 {
+		out += " on " + strings.Join(s.Resources, ",")
+	}
+	if s.Conditional {
+		var conds []string
+		for _, op := range sortedKeys(s.Condition) {
+			for _, key := range sortedKeys(s.Condition[op]) {
+				conds = append(conds, fmt.Sprintf("%s %s %s", op, key, strings.Join(s.Condition[op][key], ",")))
+			}
+		}
+		out += " if " + strings.Join(conds, " and ")
+		if len(conds) == 0 {
+			out += "a condition not evaluated"
+		}
+	}
+	return out
 }
 
 // matchesAction reports whether the statement covers action (IAM actions
@@ -46,15 +85,23 @@ func (s Statement) matchesAction(action string) bool {
 
 // matchesResource reports whether the statement covers resource. A
 // resource policy statement without Resource covers the resource it is
-// attached to.
+// attached to; one with NotResource every resource it does not name.
 func (s Statement) matchesResource(resource string) bool {
+	if len(s.NotResources) > 0 {
+		return !slices.ContainsFunc(s.NotResources, func(p string) bool { return wildcard(p, resource) })
+	}
 	if len(s.Resources) == 0 {
 		return true
 	}
 	return slices.ContainsFunc(s.Resources, func(p string) bool { return wildcard(p, resource) })
 }
 
+// namesPrincipal reports whether a resource policy statement applies to
+// principal: it names it or "*", or has a NotPrincipal that does not name it.
 func (s Statement) namesPrincipal(principal string) bool {
+	if len(s.NotPrincipals) > 0 {
+		return !slices.Contains(s.NotPrincipals, principal)
+	}
 	return slices.ContainsFunc(s.Principals, func(p string) bool { return p == "*" || p == principal })
 }
 
@@ -96,7 +143,8 @@ type Decision struct {
 }
 
 // Evaluate decides whether the principal may perform action on resource:
-// an explicit Deny in any applicable statement wins; otherwise an Allow in
+// an explicit Deny in any applicable statement wins (a conditional one unless
+// its condition cannot hold); otherwise an unconditional Allow in
 // its identity policies or in the resource's policy suffices (one account).
 // KMS is the exception: a key's policy must allow the principal itself, or
 // the account (its root), in which case identity policies may grant it.
@@ -107,30 +155,40 @@ func (g *Grants) Evaluate(action, resource string) Decision {
 	keyDelegates := false
 	for i := range g.Identity {
 		s := &g.Identity[i]
-		if s.Conditional || !s.matchesAction(action) || !s.matchesResource(resource) {
+		if !s.matchesAction(action) || !s.matchesResource(resource) {
 			continue
 		}
 		if s.Effect == "Deny" {
+			if s.Conditional && g.cannotHold(s.Condition) {
+				continue
+			}
 			return Decision{By: s}
 		}
-		allows = append(allows, s)
+		if !s.Conditional {
+			allows = append(allows, s)
+		}
 	}
 	var resourceAllows []*Statement
 	for i := range g.Resource[resource] {
 		s := &g.Resource[resource][i]
-		if s.Conditional || !s.matchesAction(action) || !s.matchesResource(resource) {
-			continue
-		}
-		if kms && slices.Contains(s.Principals, root) && s.Effect == "Allow" {
-			keyDelegates = true
-		}
-		if !s.namesPrincipal(g.Principal) {
+		if !s.matchesAction(action) || !s.matchesResource(resource) {
 			continue
 		}
 		if s.Effect == "Deny" {
+			if !s.namesPrincipal(g.Principal) || (s.Conditional && g.cannotHold(s.Condition)) {
+				continue
+			}
 			return Decision{By: s}
 		}
-		resourceAllows = append(resourceAllows, s)
+		if s.Conditional {
+			continue
+		}
+		if kms && slices.Contains(s.Principals, root) {
+			keyDelegates = true
+		}
+		if s.namesPrincipal(g.Principal) {
+			resourceAllows = append(resourceAllows, s)
+		}
 	}
 	switch {
 	case len(resourceAllows) > 0:
@@ -152,12 +210,13 @@ type Grant struct {
 }
 
 // Allowed lists every (action, resource) pair that the Allow statements
-// naming the principal grant: its identity statements, and resource policy
-// statements whose principal is the role itself.
+// applying to the principal grant: its identity statements, and resource
+// policy statements that name the role or "*" (a statement with NotAction
+// or NotResource lists no pair; Wide reports it).
 func (g *Grants) Allowed() []Grant {
 	var out []Grant
 	add := func(s *Statement, attached string) {
-		if s.Effect != "Allow" {
+		if s.Effect != "Allow" || len(s.NotResources) > 0 {
 			return
 		}
 		res := s.Resources
@@ -178,7 +237,7 @@ func (g *Grants) Allowed() []Grant {
 	}
 	for _, arn := range sortedKeys(g.Resource) {
 		for i := range g.Resource[arn] {
-			if s := &g.Resource[arn][i]; slices.Contains(s.Principals, g.Principal) {
+			if s := &g.Resource[arn][i]; s.namesPrincipal(g.Principal) {
 				add(s, arn)
 			}
 		}

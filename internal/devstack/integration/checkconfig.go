@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 )
 
 var (
@@ -92,7 +93,7 @@ func Rendered(t testing.TB) *cfn.Rendered {
 	t.Helper()
 	dir := os.Getenv("RENDERED_DIR")
 	if dir == "" {
-		SkipOrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
+		skip.OrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
 			"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
 	}
 	if !filepath.IsAbs(dir) {

@@ -1,9 +1,9 @@
 // Package integration is what the integration and end-to-end tests share: an
 // AWS emulator (the one at AWS_ENDPOINT_URL, else LocalStack started with
-// testcontainers where a Docker engine answers), the application's topology
-// provisioned on it, and the one rule for a test that cannot run: it skips
-// and says why, or fails under REQUIRE_INTEGRATION=1 (as CI sets), so CI can
-// never pass by skipping. Under -short (make test-unit) they all skip.
+// testcontainers where a Docker engine answers) and the application's
+// topology provisioned on it. A test that cannot run skips by the one rule,
+// package skip: it says why, or fails under REQUIRE_INTEGRATION=1 (as CI
+// sets). Under -short (make test-unit) they all skip.
 package integration
 
 import (
@@ -25,6 +25,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/modules/localstack"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/emulator"
+	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
@@ -43,16 +44,6 @@ var (
 	startErr error
 	skipWhy  string
 )
-
-// SkipOrFail skips a test that cannot run here, saying why, or fails it when
-// REQUIRE_INTEGRATION=1, so CI can never pass by skipping.
-func SkipOrFail(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("%s (REQUIRE_INTEGRATION=1, so this is a failure, not a skip)", why)
-	}
-	t.Skip(why)
-}
 
 // Short skips a test that needs an emulator, a browser or built binaries
 // under -short (make test-unit), whatever REQUIRE_INTEGRATION says.
@@ -74,7 +65,7 @@ func Start(t testing.TB) *Emulator {
 		t.Fatalf("AWS emulator: %v", startErr)
 	}
 	if endpoint == "" {
-		SkipOrFail(t, "integration test skipped: "+skipWhy)
+		skip.OrFail(t, "integration test skipped: "+skipWhy)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
