@@ -81,7 +81,7 @@ lint: vet
 ## reads it from there. By default it is built from the newest golang.org/x/vulndb module (its
 ## data/osv, indexed with that module's own cmd/indexdb) fetched through the Go module proxy, for
 ## machines that reach only the proxy (as CI's); kept per version in VULNDB_CACHE. Fails on a
-## finding not in VULNCHECK_ACCEPT (README, "Base images": each accepted id says why).
+## finding not in VULNCHECK_ACCEPT (docs/deploying.md, "Base images": each accepted id says why).
 GOVULNCHECK   := golang.org/x/vuln/cmd/govulncheck@v1.10.0
 VULNDB_MODULE ?= golang.org/x/vulndb@latest
 VULNDB_CACHE  ?= $(HOME)/.cache/pubsub-vulndb
@@ -123,7 +123,7 @@ clean:
 
 # --- Copilot operations
 # They need the copilot CLI and the aws CLI (v2) with credentials for the account; see the
-# README, "Deploying with Copilot". ENV is the Copilot environment, REGION its region, SVC a
+# docs/deploying.md. ENV is the Copilot environment, REGION its region, SVC a
 # service (a worker for the dlq- targets).
 APP     := pubsub
 ENV     ?= test
@@ -142,7 +142,7 @@ deploy:
 			sed "s/[[:space:]]#.*//; s/[[:space:]]*$$//; s/^['\"]//; s/['\"]$$//"); \
 		[ -n "$$email" ] || missing="$$missing $$svc"; \
 	done; \
-	[ -z "$$missing" ] || echo "WARNING: no AlarmEmail for$$missing: their alarms notify an SNS topic nobody is subscribed to; set AlarmEmail under Parameters: in copilot/<svc>/addons/addons.parameters.yml (README, Alarms before orders rot)" >&2
+	[ -z "$$missing" ] || echo "WARNING: no AlarmEmail for$$missing: their alarms notify an SNS topic nobody is subscribed to; set AlarmEmail under Parameters: in copilot/<svc>/addons/addons.parameters.yml (docs/operating.md, Alarms before orders rot)" >&2
 	$(COPILOT) app show --name $(APP) >/dev/null 2>&1 || $(COPILOT) app init $(APP)
 	$(COPILOT) env show --app $(APP) --name $(ENV) >/dev/null 2>&1 || \
 		$(COPILOT) env init --app $(APP) --name $(ENV) --region $(REGION) --default-config
@@ -269,7 +269,7 @@ DOCKER_OUT := test-output/docker
 localstack-image: localstack
 	PYTHON313='$(PYTHON313)' emulators/localstack/docker-image.sh $(LOCALSTACK_DOCKER_IMAGE)
 
-## test-docker: make test's go test with LocalStack started by testcontainers (not in CI; see the README)
+## test-docker: make test's go test with LocalStack started by testcontainers (not in CI; see docs/testing.md)
 test-docker: vet venv
 	$(call prepare-suite,$(DOCKER_OUT))
 	env -u AWS_ENDPOINT_URL REQUIRE_INTEGRATION=1 LOCALSTACK_IMAGE=$(LOCALSTACK_DOCKER_IMAGE) \

@@ -110,7 +110,7 @@ type Prices struct {
 }
 
 // usEast1 are the list prices in US East (N. Virginia), checked 2026-11-25
-// (see the README's "Cost per million orders"): SNS standard-topic Publish
+// (see docs/performance.md, "Cost per million orders"): SNS standard-topic Publish
 // $0.50 per million requests, deliveries to SQS free; SQS standard queues
 // $0.40 per million requests (first 1 million a month free, ignored here);
 // DynamoDB on-demand, standard table class, $0.625 per million write and

@@ -225,7 +225,7 @@ func (t table) writeMarkdown(out io.Writer) {
 	}
 }
 
-// writeMarkdown writes the same table as Markdown, to paste into the README.
+// writeMarkdown writes the same table as Markdown, to paste into docs/performance.md.
 func (r *report) writeMarkdown(out io.Writer) {
 	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	for _, h := range r.header {

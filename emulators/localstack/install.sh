@@ -10,7 +10,7 @@
 #
 # Without these files LocalStack downloads its own Java and DynamoDB Local from GitHub and
 # CloudFront at the first DynamoDB call, which CI and these machines cannot reach.
-# The Go starter (internal/emulator, StartLocalStack) points each run's scratch FILESYSTEM_ROOT
+# The Go starter (internal/devstack/emulator, StartLocalStack) points each run's scratch FILESYSTEM_ROOT
 # at DEST/root/usr/lib/localstack.
 #
 # Needs: Python 3.13 (PYTHON313, else python3.13 on PATH), a JDK 17+ (JAVA_HOME, else javac on

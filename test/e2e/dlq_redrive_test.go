@@ -47,7 +47,7 @@ func (h *brokenUntilFixed) Handle(ctx context.Context, e events.OrderPlaced) (st
 	return h.Handler.Handle(ctx, e)
 }
 
-// TestDeadLetterRunbook follows the README's dead-letter runbook with its own
+// TestDeadLetterRunbook follows the dead-letter runbook (docs/operating.md) with its own
 // commands: an order whose handler keeps failing reaches fulfilment's DLQ
 // after the manifest's 3 tries; `make dlq-show` shows it there; once the
 // cause is fixed, `make dlq-redrive` moves it back and it is fulfilled, once.

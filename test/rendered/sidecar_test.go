@@ -16,7 +16,7 @@ import (
 // digest of the release's multi-arch image index (the same on public.ecr.aws and Docker Hub).
 // Dates and digests come from public pages, as no registry is reachable from here: the date
 // from the release's page on GitHub (and its git tag), the digest from repositories that pin
-// that tag by digest. Add a release here when the manifests move to it (README "One trace per order").
+// that tag by digest. Add a release here when the manifests move to it (docs/operating.md, "One trace per order").
 var adotReleases = []struct {
 	version, digest string
 	released        string // YYYY-MM-DD
@@ -151,7 +151,7 @@ func TestRenderedCollectorRelease(t *testing.T) {
 			t.Fatalf("adotReleases %s: %v", version, err)
 		}
 		if limit := day.AddDate(1, 0, 0); now.After(limit) {
-			t.Errorf("%s: container %s runs the ADOT collector %s, released %s (%s), more than a year ago; want a release of the last year pinned by digest (README \"One trace per order\" says how)",
+			t.Errorf("%s: container %s runs the ADOT collector %s, released %s (%s), more than a year ago; want a release of the last year pinned by digest (docs/operating.md, \"One trace per order\", says how)",
 				c.file, c.name, version, released, source)
 		}
 	}

@@ -35,7 +35,7 @@ const OutboxIndex = "outbox"
 // over. One key value lives in one index partition, which takes about 1,000
 // writes a second, and every order writes the index twice (into the outbox
 // with Create, out with MarkPublished): about 500 orders/s a shard, 4,000/s
-// for 8, above SNS's default Publish quota in most regions (see the README's
+// for 8, above SNS's default Publish quota in most regions (see docs/design.md's
 // capacity model), so the outbox is not what limits first. Each poll queries
 // every shard (and the legacy key), 9 queries of about 0.5 read unit when the
 // outbox is empty. It may grow (new orders spread wider, every old shard is
