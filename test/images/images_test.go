@@ -16,6 +16,7 @@ package images
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,6 +44,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/skip"
@@ -53,14 +55,7 @@ import (
 // nonrootUID is distroless's nonroot user, which the Dockerfiles' USER names.
 const nonrootUID = "65532"
 
-var docker = cmp(os.Getenv("DOCKER"), "docker")
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+var docker = cmp.Or(os.Getenv("DOCKER"), "docker")
 
 // TestImagesRunAsECSRunsThem places orders through the containerised publisher, sees the
 // containerised workers fulfil them, stops a worker under load with `docker stop` and the
@@ -277,11 +272,8 @@ func resolveValue(v any, r *cfn.Rendered, params map[string]string, top *topolog
 	switch x := v.(type) {
 	case string:
 		for key, arn := range dep.Topics { // a topic ARN as rendered (its account) → the emulator's
-			_, topic, _ := strings.Cut(key, ":")
-			name := fmt.Sprintf("%s-%s-%s-%s", dep.App, dep.Env, strings.Split(key, ":")[0], topic)
-			if i := strings.LastIndex(arn, ":"); i > 0 && arn[i+1:] == name {
-				x = replaceARN(x, name, arn)
-			}
+			publisher, topic, _ := strings.Cut(key, ":")
+			x = replaceARN(x, copilot.TopicName(dep.App, dep.Env, publisher, topic), arn)
 		}
 		return x, nil
 	case int:
