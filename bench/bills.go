@@ -28,9 +28,9 @@ const (
 	// 20 s.
 	ourWait = worker.MaxWaitTime
 	// relayInterval is how often the outbox relay polls, OUTBOX_INTERVAL's
-	// default (cmd/publisher) and checkout.Options'. Each poll queries every
+	// default (cmd/publisher). Each poll queries every
 	// shard of the outbox index and the legacy key, relayQueries in all,
-	// each returning at most relayBatch entries (checkout.Options' Batch).
+	// each returning at most relayBatch entries (OUTBOX_BATCH's default).
 	relayInterval = 2 * time.Second
 	relayQueries  = checkoutdb.OutboxShards + 1
 	relayBatch    = 25

@@ -54,7 +54,7 @@ type doneHandler struct {
 	errs *firstError
 }
 
-func (d *doneHandler) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (d *doneHandler) Handle(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 	outcome, err := d.h.Handle(ctx, e)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -70,18 +70,26 @@ func (d *doneHandler) Handle(ctx context.Context, e events.OrderPlaced) (string,
 func engineConsumer(client worker.SQSAPI, h worker.Handler, e *env, wait time.Duration, concurrency int) consumer {
 	return func(ctx context.Context, done func(events.OrderPlaced)) error {
 		var errs firstError
-		eng := worker.New(client, &doneHandler{h: h, done: done, errs: &errs}, worker.Config{
-			QueueURL:    e.queueURL,
-			Topic:       e.topicName,
-			Concurrency: concurrency,
-			WaitTime:    wait,
-			// Handlers take milliseconds; a short drain keeps scenarios apart.
-			DrainTimeout: 5 * time.Second,
-		}, slog.New(slog.DiscardHandler))
+		eng, err := worker.New(client, &doneHandler{h: h, done: done, errs: &errs}, engineConfig("fulfilment", e.queueURL, e.topicARN, concurrency, wait), slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			return err
+		}
 		if err := eng.Run(ctx); err != nil {
 			return fmt.Errorf("run the engine: %w", err)
 		}
 		return errs.get()
+	}
+}
+
+// engineConfig is the binaries' engine configuration (cmd/internal/workerconf's
+// defaults) for service name on queueURL, but for the concurrency and wait
+// under test and a short drain: handlers take milliseconds, and a short drain
+// keeps scenarios apart.
+func engineConfig(name, queueURL, topicARN string, concurrency int, wait time.Duration) worker.Config {
+	return worker.Config{
+		QueueURL: queueURL, Name: name, TopicARN: topicARN,
+		MaxReceives: 3, Concurrency: concurrency, WaitTime: wait, VisibilityTimeout: 30 * time.Second, DrainTimeout: 5 * time.Second,
+		RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute, PoisonDelay: time.Second, HandlerTimeout: 5 * time.Minute,
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
+	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/journey"
@@ -222,12 +223,15 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 		return nil, err
 	}
 	sizes := &sizeRecorder{logical: logical, put: map[string]int{}, indexTable: tblOrders, indexKeys: indexKeys}
-	counters := map[string]*requestCounter{}
+	// Each component's clients record their requests, labelled with its name (an app id has
+	// no spaces).
+	requests, components := awscalls.New(), map[string]string{}
 	configFor := func(component string) aws.Config {
-		c := &requestCounter{logical: logical, n: map[reqKey]int64{}}
-		counters[component] = c
 		cfg := b.cfg.Copy()
-		cfg.APIOptions = append(cfg.APIOptions, c.middleware, sizes.middleware)
+		cfg.AppID = strings.ReplaceAll(component, " ", "-")
+		components[cfg.AppID] = component
+		cfg.HTTPClient = requests.Client(cfg.HTTPClient)
+		cfg.APIOptions = append(cfg.APIOptions, sizes.middleware)
 		return cfg
 	}
 	pubCfg, pageCfg, relayCfg := configFor(compPublisher), configFor(compPage), configFor(compRelay)
@@ -238,13 +242,21 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 	// path, the order page and the relay on clients of their own so that
 	// their requests are told apart.
 	store := checkoutdb.New(dynamodb.NewFromConfig(pubCfg), e.ordersTbl)
-	svc := checkout.NewService(store, events.NewPublisher(sns.NewFromConfig(pubCfg), e.topicARN), discard, time.Now, checkout.Options{})
+	svc, err := checkout.NewService(store, events.NewPublisher(sns.NewFromConfig(pubCfg), e.topicARN), time.Now, checkoutConfig, discard, nil)
+	if err != nil {
+		return nil, err
+	}
 	pageDB := dynamodb.NewFromConfig(pageCfg)
 	pageStore := checkoutdb.New(pageDB, e.ordersTbl)
-	relay := checkout.NewService(checkoutdb.New(dynamodb.NewFromConfig(relayCfg), e.ordersTbl),
-		events.NewPublisher(sns.NewFromConfig(relayCfg), e.topicARN), discard, time.Now, checkout.Options{Interval: relayInterval})
-	srv := httptest.NewServer(web.NewServer(splitOrders{place: svc, get: pageStore.Get}, store, discard, web.RandomSample,
-		web.WithJourney(journey.NewReader(pageDB, e.fulfilTbl, e.couponsTbl))))
+	relayConfig := checkoutConfig
+	relayConfig.Interval, relayConfig.Batch = relayInterval, relayBatch
+	relay, err := checkout.NewService(checkoutdb.New(dynamodb.NewFromConfig(relayCfg), e.ordersTbl),
+		events.NewPublisher(sns.NewFromConfig(relayCfg), e.topicARN), time.Now, relayConfig, discard, nil)
+	if err != nil {
+		return nil, err
+	}
+	srv := httptest.NewServer(web.NewServer(splitOrders{place: svc, get: pageStore.Get}, store,
+		journey.NewReader(pageDB, e.fulfilTbl, e.couponsTbl), web.RandomSample, time.Now, discard, nil))
 	defer srv.Close()
 
 	// The workers, each noting the orders it finished.
@@ -265,17 +277,18 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 		return int64(len(fulfilled)), int64(len(coupons))
 	}
 	var handlerErrs firstError
-	engine := func(cfg aws.Config, h worker.Handler, queueURL string, done func(events.OrderPlaced)) *worker.Engine {
-		return worker.New(sqs.NewFromConfig(cfg), &doneHandler{h: h, done: done, errs: &handlerErrs}, worker.Config{
-			QueueURL:     queueURL,
-			Topic:        e.topicName,
-			Concurrency:  b.opt.concurrency,
-			WaitTime:     ourWait,
-			DrainTimeout: 5 * time.Second,
-		}, discard)
+	engine := func(name string, cfg aws.Config, h worker.Handler, queueURL string, done func(events.OrderPlaced)) (*worker.Engine, error) {
+		return worker.New(sqs.NewFromConfig(cfg), &doneHandler{h: h, done: done, errs: &handlerErrs},
+			engineConfig(name, queueURL, e.topicARN, b.opt.concurrency, ourWait), discard, nil)
 	}
-	fulEngine := engine(fulCfg, fulfilment.NewHandler(dynamodb.NewFromConfig(fulCfg), e.fulfilTbl, time.Now), e.queueURL, record(fulfilled))
-	promoEngine := engine(promoCfg, promotion.NewHandler(dynamodb.NewFromConfig(promoCfg), e.couponsTbl, time.Now), e.promoURL, record(coupons))
+	fulEngine, err := engine("fulfilment", fulCfg, fulfilment.NewHandler(dynamodb.NewFromConfig(fulCfg), e.fulfilTbl, time.Now), e.queueURL, record(fulfilled))
+	if err != nil {
+		return nil, err
+	}
+	promoEngine, err := engine("promotion", promoCfg, promotion.NewHandler(dynamodb.NewFromConfig(promoCfg), e.couponsTbl, time.Now), e.promoURL, record(coupons))
+	if err != nil {
+		return nil, err
+	}
 
 	runCtx, stop := context.WithTimeout(ctx, b.opt.duration+3*time.Minute)
 	defer stop()
@@ -285,14 +298,7 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 	g.Go(func() error { relay.RunOutbox(gctx); return nil })
 	sleep(gctx, time.Second) // the first long polls open, as at rest
 
-	snapshot := func() map[string]map[reqKey]int64 {
-		out := map[string]map[reqKey]int64{}
-		for name, c := range counters {
-			out[name] = c.snapshot()
-		}
-		return out
-	}
-	before, t0 := snapshot(), time.Now()
+	before, t0 := len(requests.Calls()), time.Now()
 	load, loadErr := b.placeOrders(gctx, srv.URL)
 	if loadErr == nil {
 		deadline := time.Now().Add(time.Minute)
@@ -311,7 +317,7 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 		// handler.
 		sleep(gctx, 500*time.Millisecond)
 	}
-	after, t1 := snapshot(), time.Now()
+	window, t1 := requests.Calls()[before:], time.Now()
 	stop() // the engines finish their open polls (up to 20 s) and stop
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("run the workers: %w", err)
@@ -328,14 +334,12 @@ func (b *bench) costRun(ctx context.Context) (*costRun, error) {
 		counts: map[string]map[reqKey]int64{}, relayWindow: t1.Sub(t0),
 		maxPut: sizes.put, maxEntry: sizes.entry, maxPublish: sizes.publish, maxStored: map[string]int{},
 	}
-	for name, a := range after {
-		delta := map[reqKey]int64{}
-		for k, n := range a {
-			if d := n - before[name][k]; d > 0 {
-				delta[k] = d
-			}
+	for _, c := range window {
+		comp := components[c.Caller]
+		if run.counts[comp] == nil {
+			run.counts[comp] = map[reqKey]int64{}
 		}
-		run.counts[name] = delta
+		run.counts[comp][keyOf(c, logical)]++
 	}
 	for k, n := range run.counts[compRelay] {
 		if k.Op == "Query" {
@@ -481,73 +485,13 @@ type reqKey struct {
 	Strong             bool
 }
 
-// requestCounter counts a component's AWS requests as AWS receives and
-// bills them: every attempt, retries included.
-type requestCounter struct {
-	logical map[string]string // physical table name → logical id
-
-	mu sync.Mutex
-	n  map[reqKey]int64
-}
-
-type reqKeyValue struct{}
-
-func (c *requestCounter) middleware(stack *middleware.Stack) error {
-	// Initialize sees the parameters, once per call; it hands the key on.
-	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("benchRequestKey",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			k := reqKey{Service: awsmiddleware.GetServiceID(ctx), Op: awsmiddleware.GetOperationName(ctx)}
-			k.Table, k.Strong = c.table(in.Parameters)
-			return next.HandleInitialize(middleware.WithStackValue(ctx, reqKeyValue{}, k), in)
-		}), middleware.After); err != nil {
-		return err
+// keyOf is the kind of a recorded request, a DynamoDB table named by its logical id.
+func keyOf(c awscalls.Call, logical map[string]string) reqKey {
+	k := reqKey{Service: serviceID[c.Service], Op: c.API, Strong: c.Consistent}
+	if c.Service == "dynamodb" && len(c.Resources) == 1 {
+		k.Table = cmp.Or(logical[c.Resources[0]], c.Resources[0])
 	}
-	// The end of Finalize is past the retryer: it runs once per attempt.
-	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("benchCountAttempts",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			if k, ok := middleware.GetStackValue(ctx, reqKeyValue{}).(reqKey); ok {
-				c.mu.Lock()
-				c.n[k]++
-				c.mu.Unlock()
-			}
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
-}
-
-// table names the DynamoDB table a request reads or writes, and whether it
-// is a strongly consistent read.
-func (c *requestCounter) table(params any) (string, bool) {
-	name := func(t *string) string {
-		if l, ok := c.logical[aws.ToString(t)]; ok {
-			return l
-		}
-		return aws.ToString(t)
-	}
-	switch in := params.(type) {
-	case *dynamodb.GetItemInput:
-		return name(in.TableName), aws.ToBool(in.ConsistentRead)
-	case *dynamodb.PutItemInput:
-		return name(in.TableName), false
-	case *dynamodb.UpdateItemInput:
-		return name(in.TableName), false
-	case *dynamodb.DeleteItemInput:
-		return name(in.TableName), false
-	case *dynamodb.QueryInput:
-		return name(in.TableName), aws.ToBool(in.ConsistentRead)
-	case *dynamodb.DescribeTableInput:
-		return name(in.TableName), false
-	}
-	return "", false
-}
-
-func (c *requestCounter) snapshot() map[reqKey]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[reqKey]int64, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
-	}
-	return out
+	return k
 }
 
 // sizeRecorder notes, from the requests themselves, the largest item each

@@ -298,29 +298,13 @@ func valueSize(v ddbtypes.AttributeValue) int {
 	case *ddbtypes.AttributeValueMemberBOOL, *ddbtypes.AttributeValueMemberNULL:
 		return 1
 	case *ddbtypes.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
+		return sum(v.Value, func(s string) int { return len(s) })
 	case *ddbtypes.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += numberSize(s)
-		}
-		return n
+		return sum(v.Value, numberSize)
 	case *ddbtypes.AttributeValueMemberBS:
-		n := 0
-		for _, b := range v.Value {
-			n += len(b)
-		}
-		return n
+		return sum(v.Value, func(b []byte) int { return len(b) })
 	case *ddbtypes.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
+		return 3 + sum(v.Value, func(e ddbtypes.AttributeValue) int { return 1 + valueSize(e) })
 	case *ddbtypes.AttributeValueMemberM:
 		n := 3
 		for k, e := range v.Value {
@@ -329,6 +313,15 @@ func valueSize(v ddbtypes.AttributeValue) int {
 		return n
 	}
 	return 0
+}
+
+// sum is the total of size over xs.
+func sum[T any](xs []T, size func(T) int) int {
+	n := 0
+	for _, x := range xs {
+		n += size(x)
+	}
+	return n
 }
 
 // numberSize is a number's size: 1 byte per two significant digits, plus 1

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -40,32 +41,20 @@ func TestParseUSD(t *testing.T) {
 	}
 }
 
-func TestMicrodollarsString(t *testing.T) {
+// TestStrings: money to the last microdollar with at least cents, units
+// to the thousandth without trailing zeros.
+func TestStrings(t *testing.T) {
 	for _, tc := range []struct {
-		in   Microdollars
+		in   fmt.Stringer
 		want string
 	}{
-		{0, "$0.00"},
-		{500_000, "$0.50"},
-		{2_985_000, "$2.985"},
-		{27_756, "$0.027756"},
-		{1, "$0.000001"},
-		{12_000_000, "$12.00"},
-		{-1_500_000, "-$1.50"},
+		{Microdollars(0), "$0.00"}, {Microdollars(500_000), "$0.50"}, {Microdollars(2_985_000), "$2.985"},
+		{Microdollars(27_756), "$0.027756"}, {Microdollars(1), "$0.000001"}, {Microdollars(12_000_000), "$12.00"},
+		{Microdollars(-1_500_000), "-$1.50"},
+		{Milli(500), "0.5"}, {Milli(1000), "1"}, {Milli(2000), "2"}, {Milli(1250), "1.25"}, {Milli(0), "0"},
 	} {
 		if got := tc.in.String(); got != tc.want {
-			t.Errorf("Microdollars(%d).String() = %q; want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestMilliString(t *testing.T) {
-	for _, tc := range []struct {
-		in   Milli
-		want string
-	}{{500, "0.5"}, {1000, "1"}, {2000, "2"}, {1250, "1.25"}, {0, "0"}} {
-		if got := tc.in.String(); got != tc.want {
-			t.Errorf("Milli(%d).String() = %q; want %q", tc.in, got, tc.want)
+			t.Errorf("%T(%d).String() = %q; want %q", tc.in, tc.in, got, tc.want)
 		}
 	}
 }
@@ -115,6 +104,8 @@ func TestItemSize(t *testing.T) {
 		{"map", map[string]ddbtypes.AttributeValue{"m": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"a": s("b")}}}, 1 + 3 + 1 + 1 + 1},
 		{"list", map[string]ddbtypes.AttributeValue{"l": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{s("x"), n("1")}}}, 1 + 3 + (1 + 1) + (1 + 2)},
 		{"string set", map[string]ddbtypes.AttributeValue{"ss": &ddbtypes.AttributeValueMemberSS{Value: []string{"ab", "c"}}}, 2 + 3},
+		{"number set", map[string]ddbtypes.AttributeValue{"ns": &ddbtypes.AttributeValueMemberNS{Value: []string{"12", "3"}}}, 2 + 2 + 2},
+		{"binary set", map[string]ddbtypes.AttributeValue{"bs": &ddbtypes.AttributeValueMemberBS{Value: [][]byte{[]byte("ab"), []byte("c")}}}, 2 + 3},
 		{"the original sample's largest order", map[string]ddbtypes.AttributeValue{"id": s(strings.Repeat("x", 36)), "customer": s(strings.Repeat("x", 100)), "amount": s("1000000.00")}, 2 + 36 + 8 + 100 + 6 + 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/middleware"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 )
@@ -107,46 +106,31 @@ func (b *bench) teardown(c topology.Clients, dep *topology.Deployment) {
 	}
 }
 
-// opCounter counts AWS operations by "Service.Operation" through an SDK
-// middleware, so every call a client makes is seen, whoever makes it.
-type opCounter struct {
-	mu sync.Mutex
-	n  map[string]int64
-}
+// opCounter counts AWS requests by "Service.Operation" as the service receives them (each
+// attempt), recorded by awscalls on the clients made from its config.
+type opCounter struct{ rec *awscalls.Recorder }
 
-func newOpCounter() *opCounter { return &opCounter{n: map[string]int64{}} }
+func newOpCounter() *opCounter { return &opCounter{rec: awscalls.New()} }
 
-// config returns a copy of cfg whose clients report every operation here.
+// config returns a copy of cfg whose clients' requests are counted here.
 func (c *opCounter) config(cfg aws.Config) aws.Config {
 	cfg = cfg.Copy()
-	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
-		// Initialize runs once per call, before the retryer: this counts
-		// calls, as the code under test makes them.
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("benchCountOperations",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
-	})
+	cfg.HTTPClient = c.rec.Client(cfg.HTTPClient)
 	return cfg
-}
-
-func (c *opCounter) add(op string) {
-	c.mu.Lock()
-	c.n[op]++
-	c.mu.Unlock()
 }
 
 // snapshot returns the counts so far.
 func (c *opCounter) snapshot() map[string]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int64, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
+	out := map[string]int64{}
+	for _, call := range c.rec.Calls() {
+		out[serviceID[call.Service]+"."+call.API]++
 	}
 	return out
 }
+
+// serviceID names a service as the SDK does (its service ID), by the signing name awscalls
+// records.
+var serviceID = map[string]string{"sqs": "SQS", "sns": "SNS", "dynamodb": "DynamoDB"}
 
 // total sums the counts of one service ("SQS", "SNS", "DynamoDB"), or all
 // when service is "".

@@ -49,7 +49,10 @@ func (b *bench) publisher(ctx context.Context, bare bool, window time.Duration) 
 	db, snsClient := dynamodb.NewFromConfig(cfg), sns.NewFromConfig(cfg)
 	place := func(ctx context.Context) error { return bareOrder(ctx, db, snsClient, e) }
 	if !bare {
-		post, closeServer := serveOrders(db, snsClient, e, b.opt.clients)
+		post, closeServer, err := serveOrders(db, snsClient, e, b.opt.clients)
+		if err != nil {
+			return publisherResult{}, err
+		}
 		defer closeServer()
 		place = post
 	}
@@ -100,13 +103,16 @@ func (b *bench) publisher(ctx context.Context, bare bool, window time.Duration) 
 // serveOrders starts the publisher's real handler stack on loopback and
 // returns a function that places one order through POST /orders, as a
 // form without an id (the server makes one), expecting 303 See Other.
-func serveOrders(db *dynamodb.Client, snsClient *sns.Client, e *env, clients int) (post func(context.Context) error, closeServer func()) {
+func serveOrders(db *dynamodb.Client, snsClient *sns.Client, e *env, clients int) (post func(context.Context) error, closeServer func(), err error) {
 	discard := slog.New(slog.DiscardHandler)
 	store := checkoutdb.New(db, e.ordersTbl)
 	// The outbox loop is not started: every publish here succeeds, and it
 	// would add its own reads to the calls counted per order.
-	svc := checkout.NewService(store, events.NewPublisher(snsClient, e.topicARN), discard, time.Now, checkout.Options{})
-	srv := httptest.NewServer(web.NewServer(svc, store, discard, web.RandomSample))
+	svc, err := checkout.NewService(store, events.NewPublisher(snsClient, e.topicARN), time.Now, checkoutConfig, discard, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := httptest.NewServer(web.NewServer(svc, store, nil, web.RandomSample, time.Now, discard, nil))
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = clients // every client keeps its connection
 	client := &http.Client{
@@ -132,7 +138,13 @@ func serveOrders(db *dynamodb.Client, snsClient *sns.Client, e *env, clients int
 		}
 		return nil
 	}
-	return post, func() { transport.CloseIdleConnections(); srv.Close() }
+	return post, func() { transport.CloseIdleConnections(); srv.Close() }, nil
+}
+
+// checkoutConfig is the publisher's (cmd/publisher's defaults).
+var checkoutConfig = checkout.Config{
+	PublishTimeout: 5 * time.Second, StoreTimeout: 5 * time.Second, Lease: 30 * time.Second,
+	RetryBase: 2 * time.Second, RetryMax: time.Minute, Interval: 2 * time.Second, Batch: 25,
 }
 
 // leaseLayout is the order store's lease format (fixed-width UTC).

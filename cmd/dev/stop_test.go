@@ -4,37 +4,20 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/procgroup"
 )
-
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStopServicesSaysWhatItWaitsForAndStopsAtOnceOnASecondCtrlC: after the
 // first Ctrl-C, the services still busy (workers here ignoring SIGTERM, as
 // one in its long poll seems to) are named with what they finish; a second
 // Ctrl-C kills them at once instead of waiting out the grace.
 func TestStopServicesSaysWhatItWaitsForAndStopsAtOnceOnASecondCtrlC(t *testing.T) {
-	var out syncBuilder
+	var out integration.SyncBuffer
 	g := procgroup.New(&out)
 	ready := make(chan string, 3)
 	g.Tap(func(name string, line []byte) {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
@@ -23,29 +23,12 @@ func emit(t *testing.T, svc string, rec func(*metrics.Recorder)) [][]byte {
 func emitIn(t *testing.T, env, svc string, rec func(*metrics.Recorder)) [][]byte {
 	t.Helper()
 	var buf bytes.Buffer
-	r := metrics.NewIn(&buf, svc, env, time.Now)
+	r := metrics.New(&buf, svc, env, time.Now)
 	rec(r)
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	return bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
@@ -96,7 +79,7 @@ func TestSummaryAddsUpTheServicesMetrics(t *testing.T) {
 
 	// It is printed once per interval with news, not while nothing flows.
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedWriter
+		var out integration.SyncBuffer
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); s.report(ctx, &out, 10*time.Second) }()

@@ -5,9 +5,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pubsub-app/pubsub/cmd/internal/workerconf"
+	"github.com/pubsub-app/pubsub/internal/promotion"
 )
 
 func main() {
@@ -17,4 +21,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "promotion: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return workerconf.Run(ctx, "promotion", args, getenv, stdout,
+		func(c Config) (workerconf.Config, string) { return c.Worker, c.Table }, promotion.NewHandler)
 }

@@ -35,17 +35,21 @@ type Config struct {
 	// end before the task's StopTimeout.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 
-	// The outbox (checkout.Options): one publish's timeout, which must be
-	// shorter than the lease a claimed order is reserved for; how often it is
-	// polled; the back-off between failed publishes of one order.
+	// Placing and publishing (checkout.Config): one publish's timeout, which
+	// must be shorter than the lease a claimed order is reserved for; one
+	// store call's; how often the outbox is polled, and how many due orders
+	// a poll reads from each shard; the back-off between failed publishes of
+	// one order.
 	PublishTimeout  time.Duration `env:"PUBLISH_TIMEOUT, default=5s"`
+	StoreTimeout    time.Duration `env:"STORE_TIMEOUT, default=5s"`
 	OutboxLease     time.Duration `env:"OUTBOX_LEASE, default=30s"`
 	OutboxInterval  time.Duration `env:"OUTBOX_INTERVAL, default=2s"`
+	OutboxBatch     int           `env:"OUTBOX_BATCH, default=25"`
 	OutboxRetryBase time.Duration `env:"OUTBOX_RETRY_BASE, default=2s"`
 	OutboxRetryMax  time.Duration `env:"OUTBOX_RETRY_MAX, default=1m"`
 
 	// Logs, metrics and traces.
-	telemetry.Config
+	Telemetry telemetry.Config
 }
 
 // Validate checks the values as the publisher uses them.
@@ -69,16 +73,16 @@ func (c *Config) Validate(chk *envconf.Check) {
 		chk.Failf(&c.ShutdownTimeout, "want at most %s: with the span flush and the exit after it the shutdown takes %s, and must end before the task's StopTimeout, at most %s on Fargate",
 			web.MaxStopTimeout-(b-c.ShutdownTimeout)-time.Second, b, web.MaxStopTimeout)
 	}
-	for _, d := range []*time.Duration{&c.PublishTimeout, &c.OutboxLease, &c.OutboxInterval, &c.OutboxRetryBase, &c.OutboxRetryMax} {
+	for _, d := range []*time.Duration{&c.PublishTimeout, &c.StoreTimeout, &c.OutboxLease, &c.OutboxInterval, &c.OutboxRetryBase, &c.OutboxRetryMax} {
 		chk.Duration(d, time.Millisecond, time.Hour)
 	}
+	chk.Int(&c.OutboxBatch, 1, 1000)
 	if c.PublishTimeout >= c.OutboxLease {
 		chk.Failf(&c.PublishTimeout, "want it shorter than %s (%s), or a publish still running could see its order claimed again", chk.Name(&c.OutboxLease), c.OutboxLease)
 	}
 	if c.OutboxRetryMax < c.OutboxRetryBase {
 		chk.Failf(&c.OutboxRetryMax, "want at least %s (%s)", chk.Name(&c.OutboxRetryBase), c.OutboxRetryBase)
 	}
-	c.Config.Validate(chk) // telemetry
 }
 
 // tableName is what DynamoDB accepts as a table name.
@@ -87,13 +91,15 @@ var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 // TopicARN is the ARN of the orders topic.
 func (c Config) TopicARN() string { return c.TopicARNs[events.Topic] }
 
-// Outbox is the outbox's tuning.
-func (c Config) Outbox() checkout.Options {
-	return checkout.Options{
+// Checkout is the tuning of placing and publishing orders.
+func (c Config) Checkout() checkout.Config {
+	return checkout.Config{
 		PublishTimeout: c.PublishTimeout,
+		StoreTimeout:   c.StoreTimeout,
 		Lease:          c.OutboxLease,
-		Interval:       c.OutboxInterval,
 		RetryBase:      c.OutboxRetryBase,
 		RetryMax:       c.OutboxRetryMax,
+		Interval:       c.OutboxInterval,
+		Batch:          c.OutboxBatch,
 	}
 }

@@ -19,8 +19,9 @@ const testTopicARN = "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-o
 // testEnv is what Copilot injects that the publisher requires, plus set.
 func testEnv(set map[string]string) func(string) string {
 	env := map[string]string{
-		"ORDERS_TABLE_NAME":      "pubsub-test-publisher-orders",
-		"COPILOT_SNS_TOPIC_ARNS": `{"ordersTopic":"` + testTopicARN + `"}`,
+		"ORDERS_TABLE_NAME":        "pubsub-test-publisher-orders",
+		"COPILOT_SNS_TOPIC_ARNS":   `{"ordersTopic":"` + testTopicARN + `"}`,
+		"COPILOT_ENVIRONMENT_NAME": "test",
 		// The manifest's, as Copilot interpolates them.
 		"FULFILMENTS_TABLE_NAME": "pubsub-test-fulfilment-fulfilmentsTable",
 		"COUPONS_TABLE_NAME":     "pubsub-test-promotion-couponsTable",
@@ -44,11 +45,13 @@ func TestLoadConfigDefaults(t *testing.T) {
 		TopicARNs:        copilot.TopicARNs{"ordersTopic": testTopicARN},
 		ShutdownTimeout:  20 * time.Second,
 		PublishTimeout:   5 * time.Second,
+		StoreTimeout:     5 * time.Second,
 		OutboxLease:      30 * time.Second,
 		OutboxInterval:   2 * time.Second,
+		OutboxBatch:      25,
 		OutboxRetryBase:  2 * time.Second,
 		OutboxRetryMax:   time.Minute,
-		Config:           telemetry.Config{LogLevel: "info", MetricsInterval: time.Minute, TraceSampleRatio: 1},
+		Telemetry:        telemetry.Config{Env: "test", LogLevel: "info", MetricsInterval: time.Minute, TraceSampleRatio: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -90,25 +93,30 @@ func TestLoadConfig(t *testing.T) {
 		// The drain, then the span flush (2s) and the exit (1s), within Fargate's longest StopTimeout (2m).
 		{"SHUTDOWN_TIMEOUT that fits only without the flush", map[string]string{"SHUTDOWN_TIMEOUT": "118s"}, "SHUTDOWN_TIMEOUT", nil},
 		{"SHUTDOWN_TIMEOUT the longest that fits", map[string]string{"SHUTDOWN_TIMEOUT": "116s"}, "", func(c Config) bool { return c.ShutdownTimeout == 116*time.Second }},
-		{"PUBLISH_TIMEOUT", map[string]string{"PUBLISH_TIMEOUT": "2s"}, "", func(c Config) bool { return c.Outbox().PublishTimeout == 2*time.Second }},
+		{"PUBLISH_TIMEOUT", map[string]string{"PUBLISH_TIMEOUT": "2s"}, "", func(c Config) bool { return c.Checkout().PublishTimeout == 2*time.Second }},
 		{"PUBLISH_TIMEOUT zero", map[string]string{"PUBLISH_TIMEOUT": "0s"}, "PUBLISH_TIMEOUT", nil},
 		// The check holds against the default lease (30s) too.
 		{"PUBLISH_TIMEOUT beyond the default lease", map[string]string{"PUBLISH_TIMEOUT": "40s"}, "PUBLISH_TIMEOUT", nil},
 		{"PUBLISH_TIMEOUT equal to the lease", map[string]string{"PUBLISH_TIMEOUT": "10s", "OUTBOX_LEASE": "10s"}, "OUTBOX_LEASE", nil},
-		{"PUBLISH_TIMEOUT below a longer lease", map[string]string{"PUBLISH_TIMEOUT": "40s", "OUTBOX_LEASE": "1m"}, "", func(c Config) bool { return c.Outbox().Lease == time.Minute }},
+		{"PUBLISH_TIMEOUT below a longer lease", map[string]string{"PUBLISH_TIMEOUT": "40s", "OUTBOX_LEASE": "1m"}, "", func(c Config) bool { return c.Checkout().Lease == time.Minute }},
 		{"OUTBOX_LEASE below the default publish timeout", map[string]string{"OUTBOX_LEASE": "4s"}, "PUBLISH_TIMEOUT", nil},
 		{"OUTBOX_LEASE not a duration", map[string]string{"OUTBOX_LEASE": "30"}, "OUTBOX_LEASE", nil},
-		{"OUTBOX_INTERVAL", map[string]string{"OUTBOX_INTERVAL": "250ms"}, "", func(c Config) bool { return c.Outbox().Interval == 250*time.Millisecond }},
+		{"OUTBOX_INTERVAL", map[string]string{"OUTBOX_INTERVAL": "250ms"}, "", func(c Config) bool { return c.Checkout().Interval == 250*time.Millisecond }},
 		{"OUTBOX_INTERVAL not a duration", map[string]string{"OUTBOX_INTERVAL": "often"}, "OUTBOX_INTERVAL", nil},
-		{"OUTBOX_RETRY_BASE", map[string]string{"OUTBOX_RETRY_BASE": "250ms"}, "", func(c Config) bool { return c.Outbox().RetryBase == 250*time.Millisecond }},
+		{"STORE_TIMEOUT", map[string]string{"STORE_TIMEOUT": "2s"}, "", func(c Config) bool { return c.Checkout().StoreTimeout == 2*time.Second }},
+		{"STORE_TIMEOUT zero", map[string]string{"STORE_TIMEOUT": "0s"}, "STORE_TIMEOUT", nil},
+		{"OUTBOX_BATCH", map[string]string{"OUTBOX_BATCH": "3"}, "", func(c Config) bool { return c.Checkout().Batch == 3 }},
+		{"OUTBOX_BATCH zero", map[string]string{"OUTBOX_BATCH": "0"}, "OUTBOX_BATCH", nil},
+		{"OUTBOX_RETRY_BASE", map[string]string{"OUTBOX_RETRY_BASE": "250ms"}, "", func(c Config) bool { return c.Checkout().RetryBase == 250*time.Millisecond }},
 		{"OUTBOX_RETRY_BASE above the max", map[string]string{"OUTBOX_RETRY_BASE": "2m"}, "OUTBOX_RETRY_BASE", nil},
-		{"OUTBOX_RETRY_MAX", map[string]string{"OUTBOX_RETRY_MAX": "5m"}, "", func(c Config) bool { return c.Outbox().RetryMax == 5*time.Minute }},
+		{"OUTBOX_RETRY_MAX", map[string]string{"OUTBOX_RETRY_MAX": "5m"}, "", func(c Config) bool { return c.Checkout().RetryMax == 5*time.Minute }},
 		{"OUTBOX_RETRY_MAX zero", map[string]string{"OUTBOX_RETRY_MAX": "0s"}, "OUTBOX_RETRY_MAX", nil},
-		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "debug"}, "", func(c Config) bool { return c.LogLevel == "debug" }},
+		{"no COPILOT_ENVIRONMENT_NAME", map[string]string{"COPILOT_ENVIRONMENT_NAME": ""}, "COPILOT_ENVIRONMENT_NAME", nil},
+		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "debug"}, "", func(c Config) bool { return c.Telemetry.LogLevel == "debug" }},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL", nil},
-		{"METRICS_INTERVAL", map[string]string{"METRICS_INTERVAL": "5s"}, "", func(c Config) bool { return c.MetricsInterval == 5*time.Second }},
+		{"METRICS_INTERVAL", map[string]string{"METRICS_INTERVAL": "5s"}, "", func(c Config) bool { return c.Telemetry.MetricsInterval == 5*time.Second }},
 		{"METRICS_INTERVAL below a second", map[string]string{"METRICS_INTERVAL": "10ms"}, "METRICS_INTERVAL", nil},
-		{"TRACE_SAMPLE_RATIO", map[string]string{"TRACE_SAMPLE_RATIO": "0.05"}, "", func(c Config) bool { return c.TraceSampleRatio == 0.05 }},
+		{"TRACE_SAMPLE_RATIO", map[string]string{"TRACE_SAMPLE_RATIO": "0.05"}, "", func(c Config) bool { return c.Telemetry.TraceSampleRatio == 0.05 }},
 		{"TRACE_SAMPLE_RATIO above 1", map[string]string{"TRACE_SAMPLE_RATIO": "5"}, "TRACE_SAMPLE_RATIO", nil},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT not a URL", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT", nil},
 	} {

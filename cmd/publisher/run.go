@@ -28,7 +28,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if done {
 		return err
 	}
-	tel, err := telemetry.Start(ctx, stdout, "publisher", cfg.Config)
+	tel, err := telemetry.Start(ctx, stdout, "publisher", cfg.Telemetry)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// The order page's view of the workers' tables: GetItem only.
 	journeyReader := journey.NewReader(db, cfg.FulfilmentsTable, cfg.CouponsTable)
 	pub := events.NewPublisher(sns.NewFromConfig(awsCfg), cfg.TopicARN())
-	svc := checkout.NewService(store, pub, log, time.Now, cfg.Outbox()).WithMetrics(rec)
+	svc, err := checkout.NewService(store, pub, time.Now, cfg.Checkout(), log, rec)
+	if err != nil {
+		return err
+	}
 	outboxCtx, stopOutbox := context.WithCancel(ctx)
 	defer stopOutbox()
 	outboxDone := make(chan struct{})
@@ -50,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Server.
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(cfg.ListenHost, strconv.Itoa(cfg.Port)),
-		Handler:           web.NewServer(svc, store, log, web.RandomSample, web.WithJourney(journeyReader), web.WithMetrics(rec)),
+		Handler:           web.NewServer(svc, store, journeyReader, web.RandomSample, time.Now, log, rec),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -22,8 +22,8 @@ type backlog struct {
 
 type pendingOrder struct{ placed, seen time.Time }
 
-func newBacklog(o Options) *backlog {
-	return &backlog{orders: map[string]pendingOrder{}, forgetAfter: 2*(o.RetryMax+o.Interval) + o.Lease}
+func newBacklog(c Config) *backlog {
+	return &backlog{orders: map[string]pendingOrder{}, forgetAfter: 2*(c.RetryMax+c.Interval) + c.Lease}
 }
 
 // pending notes an order known to be unpublished at now.

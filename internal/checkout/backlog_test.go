@@ -10,11 +10,9 @@ import (
 
 func TestBacklogGauges(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	o := Options{}
-	o.setDefaults() // forgetAfter = 2×(1m+2s)+30s = 2m34s
-	b := newBacklog(o)
+	b := newBacklog(Config{RetryMax: time.Minute, Interval: 2 * time.Second, Lease: 30 * time.Second}) // forgetAfter = 2×(1m+2s)+30s = 2m34s
 	var out bytes.Buffer
-	m := metrics.New(&out, "publisher", func() time.Time { return t0 })
+	m := metrics.New(&out, "publisher", "test", func() time.Time { return t0 })
 
 	tests := []struct {
 		name       string

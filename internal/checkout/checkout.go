@@ -15,10 +15,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pubsub-app/pubsub/internal/backoff"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/order"
-	"github.com/pubsub-app/pubsub/internal/retry"
 	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
@@ -78,70 +78,69 @@ type Publisher interface {
 	Publish(ctx context.Context, e events.OrderPlaced) (string, error)
 }
 
-// Options tune publishing. Zero values take the defaults noted.
-type Options struct {
+// Config tunes placing and publishing. Every field is required: the
+// publisher takes the values, defaults included, from its environment
+// (cmd/publisher).
+type Config struct {
 	// PublishTimeout bounds one publish, so a request does not hang on a
-	// broken SNS (default 5s).
+	// broken SNS.
 	PublishTimeout time.Duration
-	// StoreTimeout bounds each store call of Place (default 5s), so a
+	// StoreTimeout bounds each store call of Place and of the relay, so a
 	// request does not hang on a broken DynamoDB: with the publish after it,
 	// a request stays well inside the server's write timeout (30s).
 	StoreTimeout time.Duration
 	// Lease is how long a claimed order is reserved for the task publishing
-	// it; it must exceed PublishTimeout (default 30s).
+	// it; it must exceed PublishTimeout.
 	Lease time.Duration
 	// RetryBase and RetryMax bound the back-off between failed publishes of
-	// one order: RetryBase × 2^(failures-1), at most RetryMax (2s and 1m).
+	// one order: RetryBase × 2^(failures-1), at most RetryMax.
 	RetryBase, RetryMax time.Duration
-	// Interval is how often the outbox is polled (default 2s); Batch is how
-	// many due orders one poll reads from each part (shard) of the outbox
-	// (default 25). Each is claimed only just before it is published.
+	// Interval is how often the outbox is polled; Batch is how many due
+	// orders one poll reads from each part (shard) of the outbox. Each is
+	// claimed only just before it is published.
 	Interval time.Duration
 	Batch    int
 }
 
-func (o *Options) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// validate refuses a configuration the service cannot run on, naming the
+// field; the publisher checks the same values first, naming its variables.
+func (c Config) validate() error {
+	var errs []error
+	check := func(ok bool, field, want string) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("checkout.Config.%s: want %s", field, want))
 		}
 	}
-	def(&o.PublishTimeout, 5*time.Second)
-	def(&o.StoreTimeout, 5*time.Second)
-	def(&o.Lease, 30*time.Second)
-	def(&o.RetryBase, 2*time.Second)
-	def(&o.RetryMax, time.Minute)
-	def(&o.Interval, 2*time.Second)
-	if o.Batch <= 0 {
-		o.Batch = 25
-	}
+	check(c.PublishTimeout > 0, "PublishTimeout", "a positive duration")
+	check(c.StoreTimeout > 0, "StoreTimeout", "a positive duration")
+	check(c.Lease > c.PublishTimeout, "Lease", "longer than PublishTimeout, or a publish still running could see its order claimed again")
+	check(c.RetryBase > 0 && c.RetryMax >= c.RetryBase, "RetryMax", "at least RetryBase, and RetryBase positive")
+	check(c.Interval > 0, "Interval", "a positive duration")
+	check(c.Batch > 0, "Batch", "a positive number")
+	return errors.Join(errs...)
 }
 
 // Service places orders.
 type Service struct {
-	store Store
-	pub   Publisher
-	log   *slog.Logger
-	now   func() time.Time
-	opts  Options
-
-	metrics *metrics.Recorder // nil: none
+	store   Store
+	pub     Publisher
+	now     func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Recorder
 	backlog *backlog
 }
 
 // NewService returns a Service that keeps orders in store and publishes their
-// events with pub.
-func NewService(store Store, pub Publisher, log *slog.Logger, now func() time.Time, opts Options) *Service {
-	opts.setDefaults()
-	return &Service{store: store, pub: pub, log: log, now: now, opts: opts, backlog: newBacklog(opts)}
-}
-
-// WithMetrics makes the service count orders placed and published and
-// failed publishes on m, and the outbox relay report the orders pending and
-// the age of the oldest; it returns the service.
-func (s *Service) WithMetrics(m *metrics.Recorder) *Service {
-	s.metrics = m
-	return s
+// events with pub, or an error naming what cfg lacks. It counts orders placed
+// and published and failed publishes on rec, and its outbox relay reports the
+// orders pending, the age of the oldest and of its last poll (nil records
+// nothing).
+func NewService(store Store, pub Publisher, now func() time.Time, cfg Config, log *slog.Logger, rec *metrics.Recorder) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{store: store, pub: pub, now: now, cfg: cfg, log: log, metrics: rec, backlog: newBacklog(cfg)}, nil
 }
 
 // Place stores o and publishes its event. Placing the same order again (a
@@ -157,11 +156,11 @@ func (s *Service) Place(ctx context.Context, o order.Order) (Record, error) {
 	}
 	// A store call that runs out of time may still have been applied: the
 	// caller must not tell the customer the order was not placed.
-	cctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
-	err := s.store.Create(cctx, o, now.Add(s.opts.Lease))
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	err := s.store.Create(cctx, o, now.Add(s.cfg.Lease))
 	cancel()
 	if errors.Is(err, ErrExists) {
-		gctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
+		gctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
 		defer cancel()
 		rec, err := s.store.Get(gctx, o.ID)
 		if err != nil {
@@ -194,19 +193,19 @@ func (s *Service) publish(ctx context.Context, rec *Record) {
 	}
 	// The request may end (the client goes away) while the event is sent;
 	// the publish still gets its own bounded time.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PublishTimeout)
 	defer cancel()
 	msgID, err := s.pub.Publish(pctx, events.OrderPlaced{Order: rec.Order})
 	// The bookkeeping write gets its own time: a publish that used up its
 	// timeout must still be recorded.
-	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), s.opts.PublishTimeout)
+	bctx, cancelBook := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PublishTimeout)
 	defer cancelBook()
 	if err != nil {
 		s.metrics.Add(metrics.PublishFailures, 1)
 		attempts := rec.Attempts + 1
 		now := s.now()
 		s.backlog.pending(rec.ID, rec.CreatedAt, now)
-		next := now.Add(retry.Backoff(s.opts.RetryBase, s.opts.RetryMax, attempts))
+		next := now.Add(backoff.Delay(s.cfg.RetryBase, s.cfg.RetryMax, attempts))
 		log.Error("publish failed, order kept in the outbox", "error", err.Error(), "attempts", attempts, "next_attempt", next.UTC().Format(time.RFC3339))
 		if err := s.store.Reschedule(bctx, rec.ID, attempts, next); err != nil {
 			// The lease runs out on its own; the order is retried then.

@@ -3,10 +3,12 @@ package checkout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -21,15 +23,31 @@ import (
 
 const testID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 
-var opts = checkout.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
+// testConfig is the publisher's by default (cmd/publisher's env tags).
+var testConfig = checkout.Config{PublishTimeout: 5 * time.Second, StoreTimeout: 5 * time.Second, Lease: 30 * time.Second,
+	RetryBase: 2 * time.Second, RetryMax: time.Minute, Interval: 2 * time.Second, Batch: 25}
 
-// callLog is the order in which the fakes were called, across both of them.
+// newService is checkout.NewService with no log and no metrics.
+func newService(t testing.TB, store checkout.Store, pub checkout.Publisher, now func() time.Time, cfg checkout.Config) *checkout.Service {
+	t.Helper()
+	svc, err := checkout.NewService(store, pub, now, cfg, discard(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// callLog is the order in which the fakes were called, across both of them;
+// a nil one notes nothing.
 type callLog struct {
 	mu    sync.Mutex
 	calls []string
 }
 
 func (l *callLog) add(c string) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, c)
@@ -41,17 +59,24 @@ func (l *callLog) get() []string {
 	return slices.Clone(l.calls)
 }
 
-// fakeStore is an in-memory checkout.Store that behaves like checkoutdb.Store:
-// an unpublished order carries a lease, a published one does not.
+// fakeStore is the one in-memory checkout.Store, with the lease semantics of
+// checkoutdb.Store: an unpublished order carries a lease, a published one
+// does not; a claim succeeds only on an unpublished order whose lease it
+// read; MarkPublished and Reschedule are not conditional on the lease.
 type fakeStore struct {
 	log       *callLog
-	records   map[string]checkout.Record
 	createErr error
 	getErr    error
 	markErr   error
 	resErr    error
-	claimErr  error
+	dueErr    error // returned by every DueOrders
+	claimErr  error // returned by every Claim
 
+	mu      sync.Mutex
+	records map[string]checkout.Record
+	// hang names the methods that, like a black-holed DynamoDB, accept the
+	// call and answer only when its context ends.
+	hang        map[string]bool
 	creates     []createCall
 	marked      []markCall
 	rescheduled []rescheduleCall
@@ -78,15 +103,55 @@ type rescheduleCall struct {
 }
 
 func newFakeStore(log *callLog, recs ...checkout.Record) *fakeStore {
-	s := &fakeStore{log: log, records: map[string]checkout.Record{}}
+	s := &fakeStore{log: log, records: map[string]checkout.Record{}, hang: map[string]bool{}}
 	for _, r := range recs {
 		s.records[r.ID] = r
 	}
 	return s
 }
 
+// orderID is the id of the i-th order of a test.
+func orderID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+// dueStore holds n orders, orderID(0) to orderID(n-1), placed at now with
+// their lease run out a second before.
+func dueStore(log *callLog, n int, now time.Time) *fakeStore {
+	s := newFakeStore(log)
+	for i := range n {
+		s.records[orderID(i)] = checkout.Record{Order: order.Order{ID: orderID(i), Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
+	}
+	return s
+}
+
+// setHang makes the methods named black-holed, or answer again when on is false.
+func (s *fakeStore) setHang(on bool, methods ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range methods {
+		s.hang[m] = on
+	}
+}
+
+// enter notes a call of method and, when it hangs, returns the context's
+// error once the context ends.
+func (s *fakeStore) enter(ctx context.Context, method string) error {
+	s.log.add(method)
+	s.mu.Lock()
+	hang := s.hang[method]
+	s.mu.Unlock()
+	if !hang {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 func (s *fakeStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
-	s.log.add("Create")
+	if err := s.enter(ctx, "Create"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.creates = append(s.creates, createCall{o, leaseUntil})
 	if s.createErr != nil {
 		return s.createErr
@@ -99,7 +164,11 @@ func (s *fakeStore) Create(ctx context.Context, o order.Order, leaseUntil time.T
 }
 
 func (s *fakeStore) Get(ctx context.Context, id string) (checkout.Record, error) {
-	s.log.add("Get")
+	if err := s.enter(ctx, "Get"); err != nil {
+		return checkout.Record{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.getErr != nil {
 		return checkout.Record{}, s.getErr
 	}
@@ -112,6 +181,8 @@ func (s *fakeStore) Get(ctx context.Context, id string) (checkout.Record, error)
 
 func (s *fakeStore) MarkPublished(ctx context.Context, id, messageID string, at time.Time) error {
 	s.log.add("MarkPublished")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.marked = append(s.marked, markCall{id, messageID, at})
 	if s.markErr != nil {
 		return s.markErr
@@ -127,6 +198,8 @@ func (s *fakeStore) MarkPublished(ctx context.Context, id, messageID string, at 
 
 func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, next time.Time) error {
 	s.log.add("Reschedule")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.rescheduled = append(s.rescheduled, rescheduleCall{id, attempts, next, ctx.Err()})
 	deadline, _ := ctx.Deadline()
 	s.resDeadlines = append(s.resDeadlines, deadline)
@@ -136,37 +209,44 @@ func (s *fakeStore) Reschedule(ctx context.Context, id string, attempts int, nex
 	if err := ctx.Err(); err != nil { // as the SDK does with a spent context
 		return err
 	}
-	r := s.records[id]
-	if r.Published {
-		return nil
+	if r := s.records[id]; !r.Published {
+		r.Attempts, r.LeaseUntil = attempts, next
+		s.records[id] = r
 	}
-	r.Attempts, r.LeaseUntil = attempts, next
-	s.records[id] = r
 	return nil
 }
 
 // DueOrders lists, in id order, up to limit unpublished orders whose lease
 // has run out.
 func (s *fakeStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
-	s.log.add("DueOrders")
+	if err := s.enter(ctx, "DueOrders"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.claims = append(s.claims, limit)
-	if s.claimErr != nil {
-		return nil, s.claimErr
+	if s.dueErr != nil {
+		return nil, s.dueErr
 	}
 	var due []checkout.Due
 	for _, id := range slices.Sorted(maps.Keys(s.records)) {
-		r := s.records[id]
-		if r.Published || r.LeaseUntil.After(now) || len(due) == limit {
-			continue
+		if r := s.records[id]; !r.Published && !r.LeaseUntil.After(now) && len(due) < limit {
+			due = append(due, checkout.Due{ID: id, LeaseUntil: r.LeaseUntil})
 		}
-		due = append(due, checkout.Due{ID: id, LeaseUntil: r.LeaseUntil})
 	}
 	return due, nil
 }
 
 // Claim leases d until now+lease if its lease is still the one read.
 func (s *fakeStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
-	s.log.add("Claim")
+	if err := s.enter(ctx, "Claim"); err != nil {
+		return checkout.Record{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claimErr != nil {
+		return checkout.Record{}, s.claimErr
+	}
 	r, ok := s.records[d.ID]
 	if !ok || r.Published || !r.LeaseUntil.Equal(d.LeaseUntil) {
 		return checkout.Record{}, checkout.ErrNotDue
@@ -224,11 +304,30 @@ var (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// TestNewServiceRefusesInvalidConfig: a field left zero or out of range is
+// an error that names it, not a default.
+func TestNewServiceRefusesInvalidConfig(t *testing.T) {
+	for field, edit := range map[string]func(*checkout.Config){
+		"PublishTimeout": func(c *checkout.Config) { c.PublishTimeout = 0 },
+		"StoreTimeout":   func(c *checkout.Config) { c.StoreTimeout = 0 },
+		"Lease":          func(c *checkout.Config) { c.Lease = c.PublishTimeout },
+		"RetryMax":       func(c *checkout.Config) { c.RetryMax = time.Second },
+		"Interval":       func(c *checkout.Config) { c.Interval = 0 },
+		"Batch":          func(c *checkout.Config) { c.Batch = 0 },
+	} {
+		c := testConfig
+		edit(&c)
+		if _, err := checkout.NewService(nil, nil, time.Now, c, discard(), nil); err == nil || !strings.Contains(err.Error(), "checkout.Config."+field+":") {
+			t.Errorf("NewService with %s out of range: %v; want an error naming it", field, err)
+		}
+	}
+}
+
 func TestPlace(t *testing.T) {
 	input := order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550}
 	placed := input
 	placed.CreatedAt = t0
-	lease := t0.Add(opts.Lease)
+	lease := t0.Add(testConfig.Lease)
 	earlier := checkout.Record{
 		Order:       order.Order{ID: testID, Customer: "Ada Lovelace", Amount: 9550, CreatedAt: t0.Add(-time.Hour)},
 		Published:   true,
@@ -244,13 +343,12 @@ func TestPlace(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		stored  []checkout.Record
-		store   fakeStore // only its error fields are used
+		store   *fakeStore // only its error fields are used
 		pubErr  error
 		want    checkout.Record
 		wantErr error
 
 		wantCalls       []string
-		wantCreates     []createCall
 		wantPublished   []events.OrderPlaced
 		wantMarked      []markCall
 		wantRescheduled []rescheduleCall
@@ -260,7 +358,6 @@ func TestPlace(t *testing.T) {
 			name:          "new order is stored, published and marked",
 			want:          checkout.Record{Order: placed, Published: true, PublishedAt: t1, MessageID: msgID},
 			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
-			wantCreates:   []createCall{{placed, lease}},
 			wantPublished: []events.OrderPlaced{{Order: placed}},
 			wantMarked:    []markCall{{testID, msgID, t1}},
 			wantStored:    map[string]checkout.Record{testID: {Order: placed, Published: true, PublishedAt: t1, MessageID: msgID}},
@@ -270,88 +367,81 @@ func TestPlace(t *testing.T) {
 			pubErr:          errors.New("sns throttled"),
 			want:            checkout.Record{Order: placed},
 			wantCalls:       []string{"Create", "Publish", "Reschedule"},
-			wantCreates:     []createCall{{placed, lease}},
 			wantPublished:   []events.OrderPlaced{{Order: placed}},
-			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
-			wantStored:      map[string]checkout.Record{testID: {Order: placed, Attempts: 1, LeaseUntil: t1.Add(opts.RetryBase)}},
+			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(testConfig.RetryBase), nil}},
+			wantStored:      map[string]checkout.Record{testID: {Order: placed, Attempts: 1, LeaseUntil: t1.Add(testConfig.RetryBase)}},
 		},
 		{
 			name:            "publish and reschedule failures are not an error; the lease stands",
-			store:           fakeStore{resErr: storeDown},
+			store:           &fakeStore{resErr: storeDown},
 			pubErr:          errors.New("sns throttled"),
 			want:            checkout.Record{Order: placed},
 			wantCalls:       []string{"Create", "Publish", "Reschedule"},
-			wantCreates:     []createCall{{placed, lease}},
 			wantPublished:   []events.OrderPlaced{{Order: placed}},
-			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(opts.RetryBase), nil}},
+			wantRescheduled: []rescheduleCall{{testID, 1, t1.Add(testConfig.RetryBase), nil}},
 			wantStored:      map[string]checkout.Record{testID: {Order: placed, LeaseUntil: lease}},
 		},
 		{
 			name:          "mark failure after a publish is not an error; the lease stands",
-			store:         fakeStore{markErr: storeDown},
+			store:         &fakeStore{markErr: storeDown},
 			want:          checkout.Record{Order: placed},
 			wantCalls:     []string{"Create", "Publish", "MarkPublished"},
-			wantCreates:   []createCall{{placed, lease}},
 			wantPublished: []events.OrderPlaced{{Order: placed}},
 			wantMarked:    []markCall{{testID, msgID, t1}},
 			wantStored:    map[string]checkout.Record{testID: {Order: placed, LeaseUntil: lease}},
 		},
 		{
-			name:        "duplicate returns the stored order and publishes nothing",
-			stored:      []checkout.Record{earlier},
-			want:        earlier,
-			wantCalls:   []string{"Create", "Get"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{testID: earlier},
+			name:       "duplicate returns the stored order and publishes nothing",
+			stored:     []checkout.Record{earlier},
+			want:       earlier,
+			wantCalls:  []string{"Create", "Get"},
+			wantStored: map[string]checkout.Record{testID: earlier},
 		},
 		{
-			name:        "duplicate of an order still in the outbox publishes nothing",
-			stored:      []checkout.Record{unpublished},
-			want:        unpublished,
-			wantCalls:   []string{"Create", "Get"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{testID: unpublished},
+			name:       "duplicate of an order still in the outbox publishes nothing",
+			stored:     []checkout.Record{unpublished},
+			want:       unpublished,
+			wantCalls:  []string{"Create", "Get"},
+			wantStored: map[string]checkout.Record{testID: unpublished},
 		},
 		{
-			name:        "same id with a different amount is a conflict",
-			stored:      []checkout.Record{otherAmount},
-			wantErr:     checkout.ErrConflict,
-			wantCalls:   []string{"Create", "Get"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{testID: otherAmount},
+			name:       "same id with a different amount is a conflict",
+			stored:     []checkout.Record{otherAmount},
+			wantErr:    checkout.ErrConflict,
+			wantCalls:  []string{"Create", "Get"},
+			wantStored: map[string]checkout.Record{testID: otherAmount},
 		},
 		{
-			name:        "same id with a different customer is a conflict",
-			stored:      []checkout.Record{otherCustomer},
-			wantErr:     checkout.ErrConflict,
-			wantCalls:   []string{"Create", "Get"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{testID: otherCustomer},
+			name:       "same id with a different customer is a conflict",
+			stored:     []checkout.Record{otherCustomer},
+			wantErr:    checkout.ErrConflict,
+			wantCalls:  []string{"Create", "Get"},
+			wantStored: map[string]checkout.Record{testID: otherCustomer},
 		},
 		{
-			name:        "store error is returned and nothing is published",
-			store:       fakeStore{createErr: storeDown},
-			wantErr:     storeDown,
-			wantCalls:   []string{"Create"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{},
+			name:       "store error is returned and nothing is published",
+			store:      &fakeStore{createErr: storeDown},
+			wantErr:    storeDown,
+			wantCalls:  []string{"Create"},
+			wantStored: map[string]checkout.Record{},
 		},
 		{
-			name:        "duplicate whose read fails is an error and publishes nothing",
-			stored:      []checkout.Record{earlier},
-			store:       fakeStore{getErr: storeDown},
-			wantErr:     storeDown,
-			wantCalls:   []string{"Create", "Get"},
-			wantCreates: []createCall{{placed, lease}},
-			wantStored:  map[string]checkout.Record{testID: earlier},
+			name:       "duplicate whose read fails is an error and publishes nothing",
+			stored:     []checkout.Record{earlier},
+			store:      &fakeStore{getErr: storeDown},
+			wantErr:    storeDown,
+			wantCalls:  []string{"Create", "Get"},
+			wantStored: map[string]checkout.Record{testID: earlier},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &callLog{}
 			store := newFakeStore(log, tc.stored...)
-			store.createErr, store.getErr, store.markErr, store.resErr = tc.store.createErr, tc.store.getErr, tc.store.markErr, tc.store.resErr
+			if tc.store != nil {
+				store.createErr, store.getErr, store.markErr, store.resErr = tc.store.createErr, tc.store.getErr, tc.store.markErr, tc.store.resErr
+			}
 			pub := &fakePublisher{log: log, err: tc.pubErr}
-			svc := checkout.NewService(store, pub, discard(), steppingClock(), opts)
+			svc := newService(t, store, pub, steppingClock(), testConfig)
 
 			got, err := svc.Place(context.Background(), input)
 
@@ -368,7 +458,8 @@ func TestPlace(t *testing.T) {
 			if diff := cmp.Diff(tc.wantCalls, log.get()); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantCreates, store.creates); diff != "" {
+			// Every case stores the order first, under a lease.
+			if diff := cmp.Diff([]createCall{{placed, lease}}, store.creates); diff != "" {
 				t.Errorf("Create calls (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tc.wantPublished, pub.published); diff != "" {
@@ -390,7 +481,7 @@ func TestPlace(t *testing.T) {
 func TestPlaceStoresUTC(t *testing.T) {
 	log := &callLog{}
 	store := newFakeStore(log)
-	svc := checkout.NewService(store, &fakePublisher{log: log}, discard(), steppingClock(), opts)
+	svc := newService(t, store, &fakePublisher{log: log}, steppingClock(), testConfig)
 	rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
 	if err != nil {
 		t.Fatalf("Place: %v", err)
@@ -414,7 +505,7 @@ func TestPlacePublishOutlivesRequest(t *testing.T) {
 	log := &callLog{}
 	store := newFakeStore(log)
 	pub := &fakePublisher{log: log}
-	svc := checkout.NewService(store, pub, discard(), steppingClock(), opts)
+	svc := newService(t, store, pub, steppingClock(), testConfig)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
@@ -430,8 +521,8 @@ func TestPlacePublishOutlivesRequest(t *testing.T) {
 		t.Errorf("publish context had ended (%v) with the request; want it to outlive the request", err)
 	}
 	deadline, ok := pub.ctxs[0].Deadline()
-	if !ok || deadline.After(begin.Add(opts.PublishTimeout+time.Second)) {
-		t.Errorf("publish context deadline = %v, %v; want one within PublishTimeout (%v)", deadline, ok, opts.PublishTimeout)
+	if !ok || deadline.After(begin.Add(testConfig.PublishTimeout+time.Second)) {
+		t.Errorf("publish context deadline = %v, %v; want one within PublishTimeout (%v)", deadline, ok, testConfig.PublishTimeout)
 	}
 	if !rec.Published {
 		t.Errorf("record Published = false; want the event published despite the cancelled request")
@@ -447,17 +538,17 @@ func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
 		log := &callLog{}
 		store := newFakeStore(log)
 		pub := &fakePublisher{log: log, block: true}
-		o := opts
-		o.PublishTimeout = 20 * time.Millisecond
-		svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
+		c := testConfig
+		c.PublishTimeout = 20 * time.Millisecond
+		svc := newService(t, store, pub, steppingClock(), c)
 
 		begin := time.Now()
 		rec, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
 		if err != nil {
 			t.Fatalf("Place error = %v; want nil", err)
 		}
-		if took := time.Since(begin); took != o.PublishTimeout {
-			t.Errorf("Place took %v; want the %v publish timeout", took, o.PublishTimeout)
+		if took := time.Since(begin); took != c.PublishTimeout {
+			t.Errorf("Place took %v; want the %v publish timeout", took, c.PublishTimeout)
 		}
 		if rec.Published {
 			t.Errorf("record Published = true; want false after a publish timeout")
@@ -468,38 +559,13 @@ func TestPlaceRescheduleAfterPublishTimeout(t *testing.T) {
 		if err := store.rescheduled[0].CtxErr; err != nil {
 			t.Fatalf("Reschedule ran on a spent context (%v): after a publish timeout the failure would never be recorded", err)
 		}
-		if got, want := store.resDeadlines[0], begin.Add(2*o.PublishTimeout); !got.Equal(want) {
+		if got, want := store.resDeadlines[0], begin.Add(2*c.PublishTimeout); !got.Equal(want) {
 			t.Errorf("Reschedule context deadline = %v; want %v, PublishTimeout after the publish gave up", got, want)
 		}
 		if got := store.records[testID].Attempts; got != 1 {
 			t.Errorf("stored Attempts = %d; want 1", got)
 		}
 	})
-}
-
-// hangingStore is a fakeStore whose Create, and Get when getHangs, answer
-// like a black-holed DynamoDB: never, until the caller's context ends.
-type hangingStore struct {
-	*fakeStore
-	getHangs bool
-}
-
-func (s hangingStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
-	if s.getHangs {
-		return s.fakeStore.Create(ctx, o, leaseUntil)
-	}
-	s.log.add("Create")
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-func (s hangingStore) Get(ctx context.Context, id string) (checkout.Record, error) {
-	if !s.getHangs {
-		return s.fakeStore.Get(ctx, id)
-	}
-	s.log.add("Get")
-	<-ctx.Done()
-	return checkout.Record{}, ctx.Err()
 }
 
 // TestPlaceStoreTimeout: under a DynamoDB that never answers, Place gives up
@@ -511,23 +577,24 @@ func TestPlaceStoreTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		storeTimeout time.Duration
-		getHangs     bool
+		hang         string // the store method that never answers
 		stored       []checkout.Record
 		want         time.Duration
 		wantCalls    []string
 	}{
-		{name: "create hangs, default bound", want: 5 * time.Second, wantCalls: []string{"Create"}},
-		{name: "create hangs", storeTimeout: 50 * time.Millisecond, want: 50 * time.Millisecond, wantCalls: []string{"Create"}},
-		{name: "duplicate's read hangs", storeTimeout: 50 * time.Millisecond, getHangs: true, stored: []checkout.Record{earlier}, want: 50 * time.Millisecond, wantCalls: []string{"Create", "Get"}},
+		{name: "create hangs, the publisher's bound", storeTimeout: 5 * time.Second, hang: "Create", want: 5 * time.Second, wantCalls: []string{"Create"}},
+		{name: "create hangs", storeTimeout: 50 * time.Millisecond, hang: "Create", want: 50 * time.Millisecond, wantCalls: []string{"Create"}},
+		{name: "duplicate's read hangs", storeTimeout: 50 * time.Millisecond, hang: "Get", stored: []checkout.Record{earlier}, want: 50 * time.Millisecond, wantCalls: []string{"Create", "Get"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				log := &callLog{}
-				store := hangingStore{newFakeStore(log, tc.stored...), tc.getHangs}
+				store := newFakeStore(log, tc.stored...)
+				store.setHang(true, tc.hang)
 				pub := &fakePublisher{log: log}
-				o := opts
-				o.StoreTimeout = tc.storeTimeout
-				svc := checkout.NewService(store, pub, discard(), steppingClock(), o)
+				c := testConfig
+				c.StoreTimeout = tc.storeTimeout
+				svc := newService(t, store, pub, steppingClock(), c)
 
 				begin := time.Now()
 				_, err := svc.Place(context.Background(), order.Order{ID: testID, Customer: "Ada", Amount: 1})
@@ -548,7 +615,7 @@ func TestPlaceStoreTimeout(t *testing.T) {
 func TestGet(t *testing.T) {
 	stored := checkout.Record{Order: order.Order{ID: testID, Customer: "Ada", Amount: 1, CreatedAt: t0}, Published: true}
 	log := &callLog{}
-	svc := checkout.NewService(newFakeStore(log, stored), &fakePublisher{log: log}, discard(), steppingClock(), opts)
+	svc := newService(t, newFakeStore(log, stored), &fakePublisher{log: log}, steppingClock(), testConfig)
 
 	got, err := svc.Get(context.Background(), testID)
 	if err != nil {

@@ -3,8 +3,6 @@ package checkout_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -111,10 +109,11 @@ func TestTasksDrainOutboxOnce(t *testing.T) {
 	}
 
 	pub := &countingPublisher{count: map[string]int{}}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var wg sync.WaitGroup
 	for range 6 {
-		svc := checkout.NewService(store, pub, log, time.Now, checkout.Options{Batch: 3})
+		c := testConfig
+		c.Batch = 3
+		svc := newService(t, store, pub, time.Now, c)
 		wg.Go(func() { svc.DrainOutbox(ctx) })
 	}
 	wg.Wait()

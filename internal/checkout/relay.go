@@ -26,7 +26,7 @@ import (
 func (s *Service) RunOutbox(ctx context.Context) {
 	s.backlog.polled(s.now()) // the age counts from the start until a poll completes
 	s.metrics.SetFunc(metrics.OutboxPollAge, metrics.Seconds, func() float64 { return s.backlog.pollAge(s.now()).Seconds() })
-	t := time.NewTicker(s.opts.Interval)
+	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -53,8 +53,8 @@ func (s *Service) DrainOutbox(ctx context.Context) {
 	defer func() { s.backlog.report(s.metrics, now) }()
 	for ctx.Err() == nil {
 		now = s.now().UTC()
-		qctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
-		due, err := s.store.DueOrders(qctx, now, s.opts.Batch)
+		qctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+		due, err := s.store.DueOrders(qctx, now, s.cfg.Batch)
 		cancel()
 		complete := err == nil
 		if err != nil {
@@ -66,8 +66,8 @@ func (s *Service) DrainOutbox(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // unclaimed orders stay due for the next task at once
 			}
-			cctx, cancel := context.WithTimeout(ctx, s.opts.StoreTimeout)
-			rec, err := s.store.Claim(cctx, d, s.now().UTC(), s.opts.Lease)
+			cctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+			rec, err := s.store.Claim(cctx, d, s.now().UTC(), s.cfg.Lease)
 			cancel()
 			if errors.Is(err, ErrNotDue) {
 				s.backlog.polled(s.now())

@@ -1,21 +1,17 @@
 package checkout_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 	"github.com/pubsub-app/pubsub/internal/order"
@@ -39,81 +35,6 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// leaseStore is a checkout.Store with the lease semantics of checkoutdb: a
-// claim succeeds only on an unpublished order whose lease it read, and
-// MarkPublished and Reschedule are not conditional on holding the lease.
-type leaseStore struct {
-	mu       sync.Mutex
-	records  map[string]checkout.Record
-	claimErr error // returned by every Claim when set
-}
-
-func (s *leaseStore) Create(ctx context.Context, o order.Order, leaseUntil time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.records[o.ID]; ok {
-		return checkout.ErrExists
-	}
-	s.records[o.ID] = checkout.Record{Order: o, LeaseUntil: leaseUntil}
-	return nil
-}
-
-func (s *leaseStore) Get(ctx context.Context, id string) (checkout.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.records[id]
-	if !ok {
-		return checkout.Record{}, checkout.ErrNotFound
-	}
-	return r, nil
-}
-
-func (s *leaseStore) MarkPublished(ctx context.Context, id, messageID string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.records[id]
-	r.Published, r.PublishedAt, r.MessageID, r.LeaseUntil = true, at, messageID, time.Time{}
-	s.records[id] = r
-	return nil
-}
-
-func (s *leaseStore) Reschedule(ctx context.Context, id string, attempts int, next time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.records[id]; !r.Published {
-		r.Attempts, r.LeaseUntil = attempts, next
-		s.records[id] = r
-	}
-	return nil
-}
-
-func (s *leaseStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var due []checkout.Due
-	for _, id := range slices.Sorted(maps.Keys(s.records)) {
-		if r := s.records[id]; !r.Published && !r.LeaseUntil.After(now) && len(due) < limit {
-			due = append(due, checkout.Due{ID: id, LeaseUntil: r.LeaseUntil})
-		}
-	}
-	return due, nil
-}
-
-func (s *leaseStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.claimErr != nil {
-		return checkout.Record{}, s.claimErr
-	}
-	r, ok := s.records[d.ID]
-	if !ok || r.Published || !r.LeaseUntil.Equal(d.LeaseUntil) {
-		return checkout.Record{}, checkout.ErrNotDue
-	}
-	r.LeaseUntil = now.Add(lease)
-	s.records[d.ID] = r
-	return r, nil
-}
-
 // publisherFunc adapts a function to checkout.Publisher.
 type publisherFunc func(ctx context.Context, e events.OrderPlaced) (string, error)
 
@@ -129,12 +50,7 @@ func (f publisherFunc) Publish(ctx context.Context, e events.OrderPlaced) (strin
 func TestRelayClaimsEachOrderJustBeforePublishing(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	clock := &fakeClock{t: t0}
-	store := &leaseStore{records: map[string]checkout.Record{}}
-	for i := range 25 {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: t0}, LeaseUntil: t0.Add(-time.Second)}
-	}
-	o := checkout.Options{PublishTimeout: 5 * time.Second, Lease: 30 * time.Second, Batch: 25}
+	store := dueStore(nil, 25, t0)
 	published := map[string]int{}
 	record := func(e events.OrderPlaced, by string) (string, error) {
 		published[e.Order.ID]++
@@ -144,15 +60,15 @@ func TestRelayClaimsEachOrderJustBeforePublishing(t *testing.T) {
 		}
 		return "sns-" + e.Order.ID, nil
 	}
-	other := checkout.NewService(store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	other := newService(t, store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
 		return record(e, "the other relay")
-	}), discard(), clock.now, o)
-	slow := checkout.NewService(store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	}), clock.now, testConfig)
+	slow := newService(t, store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
 		clock.advance(2 * time.Second)
 		id, err := record(e, "the slow relay")
 		other.DrainOutbox(ctx) // the other task's poll
 		return id, err
-	}), discard(), clock.now, o)
+	}), clock.now, testConfig)
 
 	slow.DrainOutbox(context.Background())
 
@@ -168,15 +84,14 @@ func TestRelayClaimsEachOrderJustBeforePublishing(t *testing.T) {
 
 func TestDrainOutbox(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 	rec := func(i int, attempts int, lease time.Time) checkout.Record {
 		return checkout.Record{
-			Order:    order.Order{ID: id(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+			Order:    order.Order{ID: orderID(i), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
 			Attempts: attempts, LeaseUntil: lease,
 		}
 	}
 	published := checkout.Record{
-		Order:     order.Order{ID: id(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
+		Order:     order.Order{ID: orderID(9), Customer: "Ada", Amount: 100, CreatedAt: now.Add(-time.Hour)},
 		Published: true, PublishedAt: now.Add(-time.Minute), MessageID: "sns-old",
 	}
 	log := &callLog{}
@@ -186,8 +101,8 @@ func TestDrainOutbox(t *testing.T) {
 		rec(3, 0, now.Add(time.Second)),  // still leased
 		published,
 	)
-	pub := &fakePublisher{log: log, failFor: map[string]bool{id(2): true}}
-	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts)
+	pub := &fakePublisher{log: log, failFor: map[string]bool{orderID(2): true}}
+	svc := newService(t, store, pub, func() time.Time { return now }, testConfig)
 
 	svc.DrainOutbox(context.Background())
 
@@ -195,21 +110,21 @@ func TestDrainOutbox(t *testing.T) {
 	for _, e := range pub.published {
 		gotIDs = append(gotIDs, e.Order.ID)
 	}
-	if diff := cmp.Diff([]string{id(1), id(2)}, gotIDs); diff != "" {
+	if diff := cmp.Diff([]string{orderID(1), orderID(2)}, gotIDs); diff != "" {
 		t.Errorf("published (-want +got):\n%s", diff)
 	}
 	want := map[string]checkout.Record{
-		id(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + id(1)},
+		orderID(1): {Order: rec(1, 0, time.Time{}).Order, Published: true, PublishedAt: now, MessageID: "sns-" + orderID(1)},
 		// third failure: RetryBase × 2² = 8s
-		id(2): rec(2, 3, now.Add(8*time.Second)),
-		id(3): rec(3, 0, now.Add(time.Second)),
-		id(9): published,
+		orderID(2): rec(2, 3, now.Add(8*time.Second)),
+		orderID(3): rec(3, 0, now.Add(time.Second)),
+		orderID(9): published,
 	}
 	if diff := cmp.Diff(want, store.records); diff != "" {
 		t.Errorf("stored records (-want +got):\n%s", diff)
 	}
 	// Each order is claimed just before its publish. The last poll finds
-	// nothing due (id(2) now waits for its back-off), which ends the drain.
+	// nothing due (orderID(2) now waits for its back-off), which ends the drain.
 	if diff := cmp.Diff([]string{"DueOrders", "Claim", "Publish", "MarkPublished", "Claim", "Publish", "Reschedule", "DueOrders"}, log.get()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -218,15 +133,11 @@ func TestDrainOutbox(t *testing.T) {
 func TestDrainOutboxBatches(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	log := &callLog{}
-	store := newFakeStore(log)
-	for i := range 5 {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
-	}
+	store := dueStore(log, 5, now)
 	pub := &fakePublisher{log: log}
-	o := opts
-	o.Batch = 2
-	svc := checkout.NewService(store, pub, discard(), func() time.Time { return now }, o)
+	c := testConfig
+	c.Batch = 2
+	svc := newService(t, store, pub, func() time.Time { return now }, c)
 
 	svc.DrainOutbox(context.Background())
 
@@ -247,9 +158,9 @@ func TestDrainOutboxBatches(t *testing.T) {
 func TestDrainOutboxPollError(t *testing.T) {
 	log := &callLog{}
 	store := newFakeStore(log)
-	store.claimErr = errors.New("dynamodb unavailable")
+	store.dueErr = errors.New("dynamodb unavailable")
 	pub := &fakePublisher{log: log}
-	svc := checkout.NewService(store, pub, discard(), time.Now, opts)
+	svc := newService(t, store, pub, time.Now, testConfig)
 
 	svc.DrainOutbox(context.Background())
 
@@ -262,19 +173,16 @@ func TestDrainOutboxPollError(t *testing.T) {
 // the drain without publishing; the next poll tries again.
 func TestDrainOutboxClaimError(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	store := &leaseStore{records: map[string]checkout.Record{}, claimErr: errors.New("throttled")}
-	for i := range 3 {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
-	}
+	store := dueStore(nil, 3, now)
+	store.claimErr = errors.New("throttled")
 	var published int
 	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { published++; return "sns", nil })
-	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(context.Background())
+	newService(t, store, pub, func() time.Time { return now }, testConfig).DrainOutbox(context.Background())
 	if published != 0 {
 		t.Errorf("published %d events after failed claims; want 0", published)
 	}
 	store.claimErr = nil
-	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(context.Background())
+	newService(t, store, pub, func() time.Time { return now }, testConfig).DrainOutbox(context.Background())
 	if published != 3 {
 		t.Errorf("published %d events once claims work again; want 3", published)
 	}
@@ -285,15 +193,11 @@ func TestDrainOutboxClaimError(t *testing.T) {
 // task that is gone; the publish under way finishes.
 func TestDrainOutboxStopsClaiming(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	store := &leaseStore{records: map[string]checkout.Record{}}
-	for i := range 3 {
-		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		store.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
-	}
+	store := dueStore(nil, 3, now)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { cancel(); return "sns", nil })
-	checkout.NewService(store, pub, discard(), func() time.Time { return now }, opts).DrainOutbox(ctx)
+	newService(t, store, pub, func() time.Time { return now }, testConfig).DrainOutbox(ctx)
 	var published, leased int
 	for _, r := range store.records {
 		switch {
@@ -308,70 +212,29 @@ func TestDrainOutboxStopsClaiming(t *testing.T) {
 	}
 }
 
-// blackHoleStore is a leaseStore whose outbox calls (DueOrders, Claim), while
-// hang is set, are accepted and never answered: they return only when their
-// context ends, as a DynamoDB connection that is black-holed.
-type blackHoleStore struct {
-	*leaseStore
-	hang atomic.Bool
-}
-
-func (s *blackHoleStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]checkout.Due, error) {
-	if s.hang.Load() {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	return s.leaseStore.DueOrders(ctx, now, limit)
-}
-
-func (s *blackHoleStore) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
-	if s.hang.Load() {
-		<-ctx.Done()
-		return checkout.Record{}, ctx.Err()
-	}
-	return s.leaseStore.Claim(ctx, d, now, lease)
-}
-
-// hangingClaims answers DueOrders and black-holes Claim.
-type hangingClaims struct{ *leaseStore }
-
-func (s hangingClaims) Claim(ctx context.Context, d checkout.Due, now time.Time, lease time.Duration) (checkout.Record, error) {
-	<-ctx.Done()
-	return checkout.Record{}, ctx.Err()
-}
-
 // TestDrainOutboxBoundsEveryStoreCall: under a DynamoDB that accepts the
 // relay's calls and never answers, each poll gives up after StoreTimeout, so
 // the relay lives to poll again once DynamoDB is back (the SDK sets no read
 // timeout of its own).
 func TestDrainOutboxBoundsEveryStoreCall(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	due := func() *leaseStore {
-		s := &leaseStore{records: map[string]checkout.Record{}}
-		id := "00000000-0000-4000-8000-000000000001"
-		s.records[id] = checkout.Record{Order: order.Order{ID: id, Customer: "Ada", Amount: 100, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)}
-		return s
-	}
-	hangingPoll := &blackHoleStore{leaseStore: due()}
-	hangingPoll.hang.Store(true)
-	for _, tc := range []struct {
-		name  string
-		store checkout.Store
-	}{
-		{"the poll (Query) black-holed", hangingPoll},
-		{"the claim (UpdateItem) black-holed", hangingClaims{due()}},
+	for _, tc := range []struct{ name, hang string }{
+		{"the poll (Query) black-holed", "DueOrders"},
+		{"the claim (UpdateItem) black-holed", "Claim"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := opts
-			o.StoreTimeout = 50 * time.Millisecond
+			store := dueStore(nil, 1, now)
+			store.setHang(true, tc.hang)
+			c := testConfig
+			c.StoreTimeout = 50 * time.Millisecond
 			pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { return "sns", nil })
-			svc := checkout.NewService(tc.store, pub, discard(), func() time.Time { return now }, o)
+			svc := newService(t, store, pub, func() time.Time { return now }, c)
 			done := make(chan struct{})
 			go func() { defer close(done); svc.DrainOutbox(context.Background()) }()
 			select {
 			case <-done:
 			case <-time.After(5 * time.Second):
-				t.Fatalf("DrainOutbox still waiting on the store after 5s; want it to give up after StoreTimeout (%s)", o.StoreTimeout)
+				t.Fatalf("DrainOutbox still waiting on the store after 5s; want it to give up after StoreTimeout (%s)", c.StoreTimeout)
 			}
 		})
 	}
@@ -383,13 +246,16 @@ func TestDrainOutboxBoundsEveryStoreCall(t *testing.T) {
 // ends, so nothing the relay sets could rise), back near 0 once one completes.
 func TestOutboxPollAgeRisesWhileTheRelayHangs(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	store := &blackHoleStore{leaseStore: &leaseStore{records: map[string]checkout.Record{}}}
-	var out syncBuffer
-	rec := metrics.NewIn(&out, "publisher", "test", clock.now)
-	o := opts
-	o.Interval, o.StoreTimeout = 10*time.Millisecond, 300*time.Millisecond
+	store := newFakeStore(nil)
+	var out integration.SyncBuffer
+	rec := metrics.New(&out, "publisher", "test", clock.now)
+	c := testConfig
+	c.Interval, c.StoreTimeout = 10*time.Millisecond, 300*time.Millisecond
 	pub := publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) { return "sns", nil })
-	svc := checkout.NewService(store, pub, discard(), clock.now, o).WithMetrics(rec)
+	svc, err := checkout.NewService(store, pub, clock.now, c, discard(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); svc.RunOutbox(ctx) }()
@@ -419,7 +285,7 @@ func TestOutboxPollAgeRisesWhileTheRelayHangs(t *testing.T) {
 	clock.advance(time.Minute)
 	waitFor(t, "a poll to complete", func() bool { a, ok := age(); return ok && a == 0 })
 
-	store.hang.Store(true)
+	store.setHang(true, "DueOrders", "Claim")
 	time.Sleep(50 * time.Millisecond) // the relay is now stuck in a poll, then in the next
 	for _, want := range []float64{60, 120, 180} {
 		clock.advance(time.Minute)
@@ -427,7 +293,7 @@ func TestOutboxPollAgeRisesWhileTheRelayHangs(t *testing.T) {
 			t.Fatalf("hung relay: %s = %v (written: %v); want %v, the time since the last completed poll", metrics.OutboxPollAge, got, ok, want)
 		}
 	}
-	store.hang.Store(false)
+	store.setHang(false, "DueOrders", "Claim")
 	clock.advance(time.Minute)
 	waitFor(t, "a poll to complete after the hang", func() bool { a, ok := age(); return ok && a == 0 })
 }
@@ -440,28 +306,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("waited 5s for %s", what)
-}
-
-// syncBuffer is a bytes.Buffer safe for the recorder and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
 }

@@ -2,7 +2,6 @@ package checkout_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -29,16 +28,15 @@ func TestRelayContinuesTheOrdersTrace(t *testing.T) {
 	stored := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(trace.ContextWithSpan(context.Background(), request), stored)
 
-	id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-	store := &leaseStore{records: map[string]checkout.Record{
-		id(1): {Order: order.Order{ID: id(1), Customer: "Ada", Amount: 9500, CreatedAt: now}, LeaseUntil: now.Add(-time.Second), Attempts: 1, TraceContext: stored},
-		id(2): {Order: order.Order{ID: id(2), Customer: "Ada", Amount: 9500, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)},
-	}}
+	store := newFakeStore(nil,
+		checkout.Record{Order: order.Order{ID: orderID(1), Customer: "Ada", Amount: 9500, CreatedAt: now}, LeaseUntil: now.Add(-time.Second), Attempts: 1, TraceContext: stored},
+		checkout.Record{Order: order.Order{ID: orderID(2), Customer: "Ada", Amount: 9500, CreatedAt: now}, LeaseUntil: now.Add(-time.Second)},
+	)
 	inPublish := map[string]trace.SpanContext{}
-	svc := checkout.NewService(store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	svc := newService(t, store, publisherFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
 		inPublish[e.Order.ID] = trace.SpanContextFromContext(ctx)
 		return "sns-" + e.Order.ID, nil
-	}), discard(), func() time.Time { return now }, opts)
+	}), func() time.Time { return now }, testConfig)
 
 	svc.DrainOutbox(context.Background())
 
@@ -47,20 +45,20 @@ func TestRelayContinuesTheOrdersTrace(t *testing.T) {
 		oid, _ := tracingtest.Attr(s, tracing.OrderIDKey)
 		relays[oid] = s.SpanContext
 		switch oid {
-		case id(1):
+		case orderID(1):
 			if s.Parent.SpanID() != request.SpanContext().SpanID() || s.SpanContext.TraceID() != request.SpanContext().TraceID() {
 				t.Errorf("relay span of %s: parent %v; want the request span %v", oid, s.Parent, request.SpanContext())
 			}
 			if a, _ := tracingtest.Attr(s, "publish.attempt"); a != "2" {
 				t.Errorf("relay span of %s: publish.attempt %q; want 2", oid, a)
 			}
-		case id(2):
+		case orderID(2):
 			if s.Parent.IsValid() {
 				t.Errorf("relay span of %s, stored without a trace: parent %v; want a root", oid, s.Parent)
 			}
 		}
 	}
-	for _, oid := range []string{id(1), id(2)} {
+	for _, oid := range []string{orderID(1), orderID(2)} {
 		if got := inPublish[oid]; !got.IsValid() || got.SpanID() != relays[oid].SpanID() {
 			t.Errorf("order %s published in span %v; want its relay span %v", oid, got, relays[oid])
 		}

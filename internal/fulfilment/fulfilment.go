@@ -13,13 +13,12 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/ddb"
 	"github.com/pubsub-app/pubsub/internal/events"
+	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
-// Outcomes the handler reports.
-const (
-	OutcomeFulfilled = "fulfilled"
-	OutcomeDuplicate = "duplicate"
-)
+// OutcomeFulfilled is the handler's outcome of an order it fulfilled; one
+// already fulfilled is a worker.Duplicate.
+const OutcomeFulfilled worker.Outcome = "fulfilled"
 
 // KeyAttribute is the fulfilments table's partition key: the order id, the
 // orderId of Fulfilment. Whoever reads the table (the publisher's order
@@ -48,7 +47,7 @@ func NewHandler(db ddb.Putter, table string, now func() time.Time) *Handler {
 
 // Handle records the order's fulfilment once; a second delivery of the same
 // order is reported as a duplicate and changes nothing.
-func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 	item, err := attributevalue.MarshalMap(Fulfilment{
 		OrderID:     e.Order.ID,
 		Customer:    e.Order.Customer,
@@ -61,7 +60,7 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 	err = ddb.PutNew(ctx, h.db, h.table, KeyAttribute, item)
 	switch {
 	case errors.Is(err, ddb.ErrExists):
-		return OutcomeDuplicate, nil
+		return worker.Duplicate, nil
 	case err != nil:
 		return "", fmt.Errorf("record fulfilment of order %s: %w", e.Order.ID, err)
 	}

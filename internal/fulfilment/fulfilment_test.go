@@ -3,20 +3,18 @@ package fulfilment_test
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/ddb/ddbtest"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/order"
+	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
 const (
@@ -26,49 +24,8 @@ const (
 
 var fulfilledAt = time.Date(2026, 5, 1, 14, 30, 0, 0, time.FixedZone("CEST", 2*60*60))
 
-// fakeTable is an in-memory fulfilments table keyed by orderId. It records
-// its inputs and evaluates the condition attribute_not_exists(<key>) as
-// DynamoDB does; any other condition fails the call.
-type fakeTable struct {
-	t     *testing.T
-	items map[string]map[string]types.AttributeValue
-	err   error
-	puts  []*dynamodb.PutItemInput
-}
-
-var notExists = regexp.MustCompile(`^attribute_not_exists\((#?\w+)\)$`)
-
-func (f *fakeTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	f.puts = append(f.puts, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if got := aws.ToString(in.TableName); got != testTable {
-		f.t.Errorf("PutItem TableName = %q; want %q", got, testTable)
-	}
-	key, ok := in.Item["orderId"].(*types.AttributeValueMemberS)
-	if !ok {
-		f.t.Fatalf("PutItem item has no string orderId: %v", in.Item)
-	}
-	if cond := aws.ToString(in.ConditionExpression); cond != "" {
-		m := notExists.FindStringSubmatch(cond)
-		if m == nil {
-			f.t.Fatalf("PutItem ConditionExpression %q; the fake understands only attribute_not_exists", cond)
-		}
-		attr := m[1]
-		if strings.HasPrefix(attr, "#") {
-			attr = in.ExpressionAttributeNames[attr]
-		}
-		if _, exists := f.items[key.Value][attr]; exists {
-			return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-		}
-	}
-	f.items[key.Value] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func newHandler(t *testing.T) (*fulfilment.Handler, *fakeTable) {
-	db := &fakeTable{t: t, items: map[string]map[string]types.AttributeValue{}}
+func newHandler(t *testing.T) (*fulfilment.Handler, *ddbtest.DB) {
+	db := ddbtest.New(t, ddbtest.Table{Name: testTable, Key: fulfilment.KeyAttribute})
 	return fulfilment.NewHandler(db, testTable, func() time.Time { return fulfilledAt }), db
 }
 
@@ -76,10 +33,10 @@ func placed(customer string) events.OrderPlaced {
 	return events.OrderPlaced{Order: order.Order{ID: orderID, Customer: customer, Amount: 95_50, CreatedAt: fulfilledAt}}
 }
 
-func stored(t *testing.T, db *fakeTable) fulfilment.Fulfilment {
+func stored(t *testing.T, db *ddbtest.DB) fulfilment.Fulfilment {
 	t.Helper()
 	var f fulfilment.Fulfilment
-	if err := attributevalue.UnmarshalMap(db.items[orderID], &f); err != nil {
+	if err := attributevalue.UnmarshalMap(db.Items(testTable)[orderID], &f); err != nil {
 		t.Fatalf("stored fulfilment: %v", err)
 	}
 	return f
@@ -113,8 +70,8 @@ func TestHandleDuplicate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Handle: %v", err)
 	}
-	if outcome != fulfilment.OutcomeDuplicate {
-		t.Errorf("second outcome = %q; want %q", outcome, fulfilment.OutcomeDuplicate)
+	if outcome != worker.Duplicate {
+		t.Errorf("second outcome = %q; want %q", outcome, worker.Duplicate)
 	}
 	if diff := cmp.Diff(first, stored(t, db)); diff != "" {
 		t.Errorf("fulfilment after a redelivery (-first +now):\n%s", diff)
@@ -123,10 +80,10 @@ func TestHandleDuplicate(t *testing.T) {
 
 func TestHandleStoreError(t *testing.T) {
 	h, db := newHandler(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	outcome, err := h.Handle(context.Background(), placed("Ada Lovelace"))
-	if !errors.Is(err, db.err) {
-		t.Fatalf("Handle error = %v; want it to wrap %v", err, db.err)
+	if !errors.Is(err, db.Err) {
+		t.Fatalf("Handle error = %v; want it to wrap %v", err, db.Err)
 	}
 	if !strings.Contains(err.Error(), orderID) {
 		t.Errorf("Handle error %q does not name the order", err)

@@ -6,11 +6,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/ddb/ddbtest"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/journey"
 	"github.com/pubsub-app/pubsub/internal/promotion"
@@ -22,43 +20,10 @@ const (
 	orderID          = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
 )
 
-// fakeDB holds items per table, keyed by orderId, and records each GetItem.
-type fakeDB struct {
-	t     *testing.T
-	items map[string]map[string]map[string]types.AttributeValue // table → key → item
-	err   error
-	gets  []*dynamodb.GetItemInput
-}
-
-func (f *fakeDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	f.gets = append(f.gets, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if len(in.Key) != 1 {
-		f.t.Fatalf("GetItem Key %v; want the partition key only", in.Key)
-	}
-	key, ok := in.Key["orderId"].(*types.AttributeValueMemberS)
-	if !ok {
-		f.t.Fatalf("GetItem Key %v; want a string orderId", in.Key)
-	}
-	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)][key.Value]}, nil
-}
-
-func (f *fakeDB) put(table string, record any) {
-	f.t.Helper()
-	item, err := attributevalue.MarshalMap(record)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if f.items[table] == nil {
-		f.items[table] = map[string]map[string]types.AttributeValue{}
-	}
-	f.items[table][item["orderId"].(*types.AttributeValueMemberS).Value] = item
-}
-
-func newFake(t *testing.T) (*fakeDB, *journey.Reader) {
-	db := &fakeDB{t: t, items: map[string]map[string]map[string]types.AttributeValue{}}
+func newFake(t *testing.T) (*ddbtest.DB, *journey.Reader) {
+	db := ddbtest.New(t,
+		ddbtest.Table{Name: fulfilmentsTable, Key: fulfilment.KeyAttribute},
+		ddbtest.Table{Name: couponsTable, Key: promotion.KeyAttribute})
 	return db, journey.NewReader(db, fulfilmentsTable, couponsTable)
 }
 
@@ -73,7 +38,7 @@ func TestReaderNothingRecorded(t *testing.T) {
 	}
 	// Each read names its table and asks for the latest write.
 	var tables []string
-	for _, in := range db.gets {
+	for _, in := range db.Gets {
 		tables = append(tables, aws.ToString(in.TableName))
 		if !aws.ToBool(in.ConsistentRead) {
 			t.Errorf("GetItem of %s is eventually consistent; want ConsistentRead", aws.ToString(in.TableName))
@@ -89,8 +54,8 @@ func TestReaderDecodesTheWorkersRecords(t *testing.T) {
 	ctx := context.Background()
 	wantF := fulfilment.Fulfilment{OrderID: orderID, Customer: "Ada", Amount: "95.00", FulfilledAt: "2026-05-01T12:30:02.5Z"}
 	wantC := promotion.Coupon{OrderID: orderID, Code: "K7PM-Q2XD", Customer: "Ada", Percent: 20, OrderAmount: "95.00", IssuedAt: "2026-05-01T12:30:03Z"}
-	db.put(fulfilmentsTable, wantF)
-	db.put(couponsTable, wantC)
+	db.Put(fulfilmentsTable, wantF)
+	db.Put(couponsTable, wantC)
 
 	f, ok, err := r.Fulfilment(ctx, orderID)
 	if !ok || err != nil {
@@ -113,7 +78,7 @@ func TestReaderErrors(t *testing.T) {
 	t.Run("table unreadable", func(t *testing.T) {
 		db, r := newFake(t)
 		denied := errors.New("AccessDeniedException")
-		db.err = denied
+		db.Err = denied
 		if _, ok, err := r.Fulfilment(ctx, orderID); ok || !errors.Is(err, denied) {
 			t.Errorf("Fulfilment: %t, %v; want the client's error", ok, err)
 		}
@@ -123,14 +88,14 @@ func TestReaderErrors(t *testing.T) {
 	})
 	t.Run("item of another shape", func(t *testing.T) {
 		db, r := newFake(t)
-		db.put(couponsTable, map[string]string{"orderId": orderID, "code": "K7PM-Q2XD", "percent": "twenty"})
+		db.Put(couponsTable, map[string]string{"orderId": orderID, "code": "K7PM-Q2XD", "percent": "twenty"})
 		if c, ok, err := r.Coupon(ctx, orderID); ok || err == nil {
 			t.Errorf("Coupon = %+v, %t, %v; want a decoding error", c, ok, err)
 		}
 	})
 	t.Run("coupon without a code", func(t *testing.T) {
 		db, r := newFake(t)
-		db.put(couponsTable, promotion.Coupon{OrderID: orderID, Percent: 20})
+		db.Put(couponsTable, promotion.Coupon{OrderID: orderID, Percent: 20})
 		if c, ok, err := r.Coupon(ctx, orderID); ok || err == nil {
 			t.Errorf("Coupon = %+v, %t, %v; want an error", c, ok, err)
 		}

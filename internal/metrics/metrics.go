@@ -11,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -36,16 +35,6 @@ const MaxValues = 100
 
 // Dim is one dimension of a metric beyond the service and the environment.
 type Dim struct{ Name, Value string }
-
-// EnvVariable names the environment the metrics are recorded in: Copilot
-// injects it into every container (the dev tool and the tests do as Copilot
-// does). New reads it, so that every binary's metrics name their environment
-// whatever path configured them.
-const EnvVariable = "COPILOT_ENVIRONMENT_NAME"
-
-// DefaultEnv is the environment of metrics recorded where EnvVariable is
-// unset (a unit test, a binary run by hand).
-const DefaultEnv = "local"
 
 // key is one line of a flush: the values of its dimensions, "name=value"
 // joined by "\x00" (service and env first), in the order given.
@@ -92,28 +81,17 @@ type gaugeFunc struct {
 	dims []Dim
 }
 
-// New returns a recorder for service, in the environment named by
-// EnvVariable (DefaultEnv when unset), whose flushes go to w, one Write per
+// New returns a recorder for service in environment env (the Copilot
+// environment: every line names it), whose flushes go to w, one Write per
 // line (share w with the logger through a writer that serialises writes).
-func New(w io.Writer, service string, now func() time.Time) *Recorder {
-	return NewIn(w, service, os.Getenv(EnvVariable), now)
-}
-
-// NewIn is New for environment env (DefaultEnv when empty).
-func NewIn(w io.Writer, service, env string, now func() time.Time) *Recorder {
-	if env == "" {
-		env = DefaultEnv
+// It panics on an empty service or env: CloudWatch refuses an empty
+// dimension value.
+func New(w io.Writer, service, env string, now func() time.Time) *Recorder {
+	if service == "" || env == "" {
+		panic("metrics: New needs a service and an environment")
 	}
 	return &Recorder{w: w, service: service, env: env, base: key(DimService + "=" + service + "\x00" + DimEnv + "=" + env), now: now,
 		lines: map[key]map[string]*series{}, dims: map[key][]string{}, values: map[key][]string{}}
-}
-
-// Env is the environment the recorder names in every line.
-func (r *Recorder) Env() string {
-	if r == nil {
-		return ""
-	}
-	return r.env
 }
 
 // Add adds n to a counter.

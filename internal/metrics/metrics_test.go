@@ -49,7 +49,7 @@ func find(lines []Line, dims map[string]string) (Line, bool) {
 
 func TestRecorderAggregatesPerInterval(t *testing.T) {
 	var buf bytes.Buffer
-	r := NewIn(&buf, "fulfilment", "test", fixedNow)
+	r := New(&buf, "fulfilment", "test", fixedNow)
 	for range 250 {
 		r.Add(Messages, 1, Dim{DimOutcome, OutcomeProcessed})
 		r.Observe(HandlerDuration, Milliseconds, 3)
@@ -87,28 +87,26 @@ func TestRecorderAggregatesPerInterval(t *testing.T) {
 	}
 }
 
-// TestEveryLineNamesItsEnvironment: every line carries the environment
-// Copilot injects (COPILOT_ENVIRONMENT_NAME) as a dimension of every metric,
-// so that a test environment's series and alarms are never production's.
+// TestEveryLineNamesItsEnvironment: every line carries the environment it
+// is given (Copilot's COPILOT_ENVIRONMENT_NAME) as a dimension of every
+// metric, so that a test environment's series and alarms are never
+// production's.
 func TestEveryLineNamesItsEnvironment(t *testing.T) {
-	for _, tc := range []struct{ set, want string }{{"production", "production"}, {"", DefaultEnv}} {
-		t.Setenv(EnvVariable, tc.set)
-		var buf bytes.Buffer
-		r := New(&buf, "publisher", fixedNow)
-		r.Add(OrdersPlaced, 1)
-		r.Observe(RequestLatency, Milliseconds, 5, Dim{DimRoute, "POST /orders"})
-		lines := flushLines(t, r, &buf)
-		if len(lines) != 2 {
-			t.Fatalf("%s=%q: %d lines; want 2: %s", EnvVariable, tc.set, len(lines), buf.String())
+	var buf bytes.Buffer
+	r := New(&buf, "publisher", "production", fixedNow)
+	r.Add(OrdersPlaced, 1)
+	r.Observe(RequestLatency, Milliseconds, 5, Dim{DimRoute, "POST /orders"})
+	lines := flushLines(t, r, &buf)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines; want 2: %s", len(lines), buf.String())
+	}
+	for _, l := range lines {
+		if l.Dims[DimEnv] != "production" || l.Dims[DimService] != "publisher" {
+			t.Errorf("line dimensions %v; want %s=production beside service", l.Dims, DimEnv)
 		}
-		for _, l := range lines {
-			if l.Dims[DimEnv] != tc.want || l.Dims[DimService] != "publisher" {
-				t.Errorf("%s=%q: line dimensions %v; want %s=%q beside service", EnvVariable, tc.set, l.Dims, DimEnv, tc.want)
-			}
-		}
-		if !strings.Contains(buf.String(), `"Dimensions":[["service","env"]]`) || !strings.Contains(buf.String(), `"Dimensions":[["service","env","route"]]`) {
-			t.Errorf("%s=%q: want env in every dimension set:\n%s", EnvVariable, tc.set, buf.String())
-		}
+	}
+	if !strings.Contains(buf.String(), `"Dimensions":[["service","env"]]`) || !strings.Contains(buf.String(), `"Dimensions":[["service","env","route"]]`) {
+		t.Errorf("want env in every dimension set:\n%s", buf.String())
 	}
 }
 
@@ -118,7 +116,7 @@ func TestEveryLineNamesItsEnvironment(t *testing.T) {
 func TestSetFuncIsComputedWhenWritten(t *testing.T) {
 	var buf bytes.Buffer
 	clock := fixedNow()
-	r := NewIn(&buf, "publisher", "test", func() time.Time { return clock })
+	r := New(&buf, "publisher", "test", func() time.Time { return clock })
 	last := clock
 	r.SetFunc(OutboxPollAge, Seconds, func() float64 { return clock.Sub(last).Seconds() })
 	for _, want := range []float64{0, 60, 120} {

@@ -21,6 +21,7 @@ const (
 	Messages        = "Messages"        // Count, by outcome (see Outcome*)
 	HandlerDuration = "HandlerDuration" // Milliseconds
 	MessageAge      = "MessageAge"      // Milliseconds, SentTimestamp to handled
+	ReceivePauses   = "ReceivePauses"   // Count, receiving paused for a failing dependency
 
 	// Publisher.
 	OrdersPlaced    = "OrdersPlaced"    // Count
@@ -44,5 +45,5 @@ const (
 
 // Names lists every metric name the services emit.
 func Names() []string {
-	return []string{Messages, HandlerDuration, MessageAge, OrdersPlaced, OrdersPublished, PublishFailures, OutboxPending, OutboxOldestAge, OutboxPollAge, RequestLatency}
+	return []string{Messages, HandlerDuration, MessageAge, ReceivePauses, OrdersPlaced, OrdersPublished, PublishFailures, OutboxPending, OutboxOldestAge, OutboxPollAge, RequestLatency}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/ddb"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
+	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
 // The promotion rule. The subscription's filter policy in
@@ -25,11 +26,11 @@ const Threshold money.Cents = 80_00
 // DiscountPercent is the coupon's discount on the next purchase.
 const DiscountPercent = 20
 
-// Outcomes the handler reports.
+// Outcomes the handler reports, besides worker.Duplicate for an order whose
+// coupon was already issued.
 const (
-	OutcomeIssued         = "coupon issued"
-	OutcomeDuplicate      = "duplicate"
-	OutcomeBelowThreshold = "below threshold"
+	OutcomeIssued         worker.Outcome = "coupon issued"
+	OutcomeBelowThreshold worker.Outcome = "below threshold"
 )
 
 // Qualifies reports whether an order of the given amount earns a coupon.
@@ -74,7 +75,7 @@ func NewHandler(db ddb.Putter, table string, now func() time.Time) *Handler {
 // claims a code it then does not use (the coupon exists), which costs one
 // small item and takes nothing from anyone. Both are single PutItems, the
 // one action the promotion task role has on its table.
-func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 	if !Qualifies(e.Order.Amount) {
 		return OutcomeBelowThreshold, nil
 	}
@@ -97,7 +98,7 @@ func (h *Handler) Handle(ctx context.Context, e events.OrderPlaced) (string, err
 	err = ddb.PutNew(ctx, h.db, h.table, KeyAttribute, item)
 	switch {
 	case errors.Is(err, ddb.ErrExists):
-		return OutcomeDuplicate, nil
+		return worker.Duplicate, nil
 	case err != nil:
 		return "", fmt.Errorf("issue coupon for order %s: %w", e.Order.ID, err)
 	}

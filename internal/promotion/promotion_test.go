@@ -9,16 +9,17 @@ import (
 	"testing/cryptotest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/ddb/ddbtest"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/money"
 	"github.com/pubsub-app/pubsub/internal/order"
 	"github.com/pubsub-app/pubsub/internal/promotion"
+	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
 const (
@@ -33,60 +34,27 @@ const (
 
 var issuedAt = time.Date(2026, 5, 1, 14, 30, 0, 0, time.FixedZone("CEST", 2*60*60))
 
-// fakeTable is an in-memory coupons table keyed by orderId. It records its
-// inputs and evaluates the condition attribute_not_exists(<key>) as
-// DynamoDB does; any other condition fails the call. With collisions set,
-// that many code claims find their code claimed already, by another order.
+// fakeTable is the shared fake DynamoDB with the coupons table. With
+// collisions set, that many code claims find their code claimed already, by
+// another order.
 type fakeTable struct {
-	t          *testing.T
-	items      map[string]map[string]types.AttributeValue
-	err        error
-	puts       []*dynamodb.PutItemInput
+	*ddbtest.DB
 	collisions int
 	collided   []string // the codes claimed by another order before us
 }
 
-var notExists = regexp.MustCompile(`^attribute_not_exists\((#?\w+)\)$`)
-
-func (f *fakeTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	f.puts = append(f.puts, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if got := aws.ToString(in.TableName); got != testTable {
-		f.t.Errorf("PutItem TableName = %q; want %q", got, testTable)
-	}
-	key, ok := in.Item["orderId"].(*types.AttributeValueMemberS)
-	if !ok {
-		f.t.Fatalf("PutItem item has no string orderId: %v", in.Item)
-	}
-	if code, ok := strings.CutPrefix(key.Value, promotion.CodeKeyPrefix); ok && f.collisions > 0 {
+func (f *fakeTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	key, _ := in.Item[promotion.KeyAttribute].(*types.AttributeValueMemberS)
+	if key != nil && strings.HasPrefix(key.Value, promotion.CodeKeyPrefix) && f.collisions > 0 {
 		f.collisions--
-		f.collided = append(f.collided, code)
-		f.items[key.Value] = map[string]types.AttributeValue{
-			"orderId":   key,
-			"claimedBy": &types.AttributeValueMemberS{Value: otherOrderID},
-		}
+		f.collided = append(f.collided, strings.TrimPrefix(key.Value, promotion.CodeKeyPrefix))
+		f.Put(testTable, map[string]string{"orderId": key.Value, "claimedBy": otherOrderID})
 	}
-	if cond := aws.ToString(in.ConditionExpression); cond != "" {
-		m := notExists.FindStringSubmatch(cond)
-		if m == nil {
-			f.t.Fatalf("PutItem ConditionExpression %q; the fake understands only attribute_not_exists", cond)
-		}
-		attr := m[1]
-		if strings.HasPrefix(attr, "#") {
-			attr = in.ExpressionAttributeNames[attr]
-		}
-		if _, exists := f.items[key.Value][attr]; exists {
-			return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-		}
-	}
-	f.items[key.Value] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
+	return f.DB.PutItem(ctx, in, opts...)
 }
 
 func newHandler(t *testing.T) (*promotion.Handler, *fakeTable) {
-	db := &fakeTable{t: t, items: map[string]map[string]types.AttributeValue{}}
+	db := &fakeTable{DB: ddbtest.New(t, ddbtest.Table{Name: testTable, Key: promotion.KeyAttribute})}
 	return promotion.NewHandler(db, testTable, func() time.Time { return issuedAt }), db
 }
 
@@ -108,7 +76,7 @@ func coupon(t *testing.T, item map[string]types.AttributeValue) promotion.Coupon
 func split(t *testing.T, db *fakeTable) (coupons map[string]promotion.Coupon, claims map[string]string) {
 	t.Helper()
 	coupons, claims = map[string]promotion.Coupon{}, map[string]string{}
-	for key, item := range db.items {
+	for key, item := range db.Items(testTable) {
 		if code, ok := strings.CutPrefix(key, promotion.CodeKeyPrefix); ok {
 			by, _ := item["claimedBy"].(*types.AttributeValueMemberS)
 			if by == nil {
@@ -148,7 +116,7 @@ func TestQualifies(t *testing.T) {
 func TestHandle(t *testing.T) {
 	for _, tc := range []struct {
 		amount      money.Cents
-		wantOutcome string
+		wantOutcome worker.Outcome
 		wantCoupon  bool
 	}{
 		{79_99, promotion.OutcomeBelowThreshold, false},
@@ -166,8 +134,8 @@ func TestHandle(t *testing.T) {
 				t.Errorf("outcome = %q; want %q", outcome, tc.wantOutcome)
 			}
 			if !tc.wantCoupon {
-				if len(db.puts) != 0 {
-					t.Errorf("PutItem called %d times; want no coupon below the threshold", len(db.puts))
+				if len(db.Puts) != 0 {
+					t.Errorf("PutItem called %d times; want no coupon below the threshold", len(db.Puts))
 				}
 				return
 			}
@@ -204,16 +172,16 @@ func TestHandleDuplicate(t *testing.T) {
 	if outcome, err := h.Handle(context.Background(), placed(95_50)); err != nil || outcome != promotion.OutcomeIssued {
 		t.Fatalf("first Handle = %q, %v; want %q, nil", outcome, err, promotion.OutcomeIssued)
 	}
-	first := coupon(t, db.items[orderID])
+	first := coupon(t, db.Items(testTable)[orderID])
 
 	outcome, err := h.Handle(context.Background(), placed(95_50))
 	if err != nil {
 		t.Fatalf("second Handle: %v", err)
 	}
-	if outcome != promotion.OutcomeDuplicate {
-		t.Errorf("second outcome = %q; want %q", outcome, promotion.OutcomeDuplicate)
+	if outcome != worker.Duplicate {
+		t.Errorf("second outcome = %q; want %q", outcome, worker.Duplicate)
 	}
-	if diff := cmp.Diff(first, coupon(t, db.items[orderID])); diff != "" {
+	if diff := cmp.Diff(first, coupon(t, db.Items(testTable)[orderID])); diff != "" {
 		t.Errorf("coupon after a redelivery (-first +now):\n%s", diff)
 	}
 	// The redelivery claimed a code it did not use; the coupon's stays ours.
@@ -246,8 +214,8 @@ func TestHandleCodeCollision(t *testing.T) {
 			t.Errorf("code %s claimed by %q after the collision; want it left to %s", code, claims[code], otherOrderID)
 		}
 	}
-	if len(db.puts) != 4 {
-		t.Errorf("%d PutItem calls; want 3 claims and the coupon", len(db.puts))
+	if len(db.Puts) != 4 {
+		t.Errorf("%d PutItem calls; want 3 claims and the coupon", len(db.Puts))
 	}
 }
 
@@ -261,7 +229,7 @@ func TestHandleNoFreeCode(t *testing.T) {
 	if !errors.Is(err, promotion.ErrNoFreeCode) || outcome != "" {
 		t.Fatalf("Handle = %q, %v; want an error wrapping %v", outcome, err, promotion.ErrNoFreeCode)
 	}
-	if n := len(db.puts); n < 2 || n > 10 {
+	if n := len(db.Puts); n < 2 || n > 10 {
 		t.Errorf("%d claims before giving up; want a few", n)
 	}
 	if coupons, _ := split(t, db); len(coupons) != 0 {
@@ -271,10 +239,10 @@ func TestHandleNoFreeCode(t *testing.T) {
 
 func TestHandleStoreError(t *testing.T) {
 	h, db := newHandler(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	outcome, err := h.Handle(context.Background(), placed(95_50))
-	if !errors.Is(err, db.err) {
-		t.Fatalf("Handle error = %v; want it to wrap %v", err, db.err)
+	if !errors.Is(err, db.Err) {
+		t.Fatalf("Handle error = %v; want it to wrap %v", err, db.Err)
 	}
 	if !strings.Contains(err.Error(), orderID) {
 		t.Errorf("Handle error %q does not name the order", err)

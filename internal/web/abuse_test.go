@@ -41,7 +41,7 @@ func TestRejectedInputLoggedBounded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			srv := web.NewServer(newFakeOrders(), fakePinger{}, slog.New(slog.NewJSONHandler(&logs, nil)), sample)
+			srv := web.NewServer(newFakeOrders(), fakePinger{}, nil, sample, time.Now, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 			res := serve(t, srv, tc.r)
 			if res.Status != http.StatusBadRequest && res.Status != http.StatusForbidden {
 				t.Fatalf("status %d; want 400 or 403", res.Status)

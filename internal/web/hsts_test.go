@@ -1,26 +1,16 @@
 package web_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/pubsub-app/pubsub/internal/web"
 )
-
-type hstsPinger struct{}
-
-func (hstsPinger) Ping(context.Context) error { return nil }
 
 // TestStrictTransportOnlyOverTLS: Strict-Transport-Security is sent on every
 // response to a request that came over TLS (the ALB's X-Forwarded-Proto: https,
 // or TLS of our own) and on none that came over plain HTTP.
 func TestStrictTransportOnlyOverTLS(t *testing.T) {
-	srv := web.NewServer(nil, hstsPinger{}, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		func() (string, string) { return "Ada Lovelace", "95.50" })
+	srv := newServer(nil, fakePinger{})
 	tests := []struct {
 		name   string
 		target string

@@ -18,18 +18,6 @@ type Journey interface {
 	Coupon(ctx context.Context, orderID string) (c promotion.Coupon, ok bool, err error)
 }
 
-// WithJourney lets the order page show the order's journey past publishing:
-// its fulfilment and, for an order that earns one, its coupon.
-func WithJourney(j Journey) Option {
-	return func(s *Server) { s.journey = j }
-}
-
-// WithClock sets the clock the order page measures an order's age by
-// (time.Now by default).
-func WithClock(now func() time.Time) Option {
-	return func(s *Server) { s.now = now }
-}
-
 // JourneyTimeout bounds the order page's reads of the workers' tables, both
 // at once: a table that does not answer makes its step "unknown" this long
 // after the order itself was read, and never holds the page.
@@ -93,7 +81,7 @@ func (orderPage) RefreshSeconds() int { return RefreshSeconds }
 // JourneyTimeout; a read that fails, or has not answered by then, makes its
 // step unknown (the page does not wait for a read that ignores its context).
 func (s *Server) orderJourney(ctx context.Context, rec checkout.Record) orderPage {
-	page := orderPage{Record: rec, Fulfilment: step{Unknown: true}, Old: s.clock().Sub(rec.CreatedAt) > RefreshFor}
+	page := orderPage{Record: rec, Fulfilment: step{Unknown: true}, Old: s.now().Sub(rec.CreatedAt) > RefreshFor}
 	if promotion.Qualifies(rec.Amount) {
 		page.Coupon = &couponStep{step: step{Unknown: true}}
 	}
@@ -147,11 +135,4 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-func (s *Server) clock() time.Time {
-	if s.now == nil {
-		return time.Now()
-	}
-	return s.now()
 }

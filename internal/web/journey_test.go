@@ -3,8 +3,6 @@ package web_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,9 +95,15 @@ func (f *fakeJourney) issue(id, code string, at time.Time) {
 	f.coupons[id] = promotion.Coupon{OrderID: id, Code: code, Percent: promotion.DiscountPercent, IssuedAt: at.Format(time.RFC3339Nano)}
 }
 
-func journeyServer(o web.Orders, j web.Journey, opts ...web.Option) *web.Server {
-	clock := web.WithClock(func() time.Time { return placedAt.Add(5 * time.Second) })
-	return web.NewServer(o, fakePinger{}, slog.New(slog.NewTextHandler(io.Discard, nil)), sample, append([]web.Option{web.WithJourney(j), clock}, opts...)...)
+// journeyServer serves the order page 5s after the order was placed.
+func journeyServer(o web.Orders, j web.Journey) *web.Server {
+	return journeyServerAt(o, j, 5*time.Second)
+}
+
+// journeyServerAt serves the order page age after the order was placed.
+func journeyServerAt(o web.Orders, j web.Journey, age time.Duration) *web.Server {
+	now := func() time.Time { return placedAt.Add(age) }
+	return web.NewServer(o, fakePinger{}, j, sample, now, discard, nil)
 }
 
 func record(amount money.Cents, published bool) checkout.Record {
@@ -128,7 +132,7 @@ func wantIn(t *testing.T, body string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(body, w) {
-			t.Errorf("order page lacks %s:\n%s", w, body)
+			t.Errorf("page lacks %s:\n%s", w, body)
 		}
 	}
 }
@@ -137,7 +141,7 @@ func wantNotIn(t *testing.T, body string, unwanted ...string) {
 	t.Helper()
 	for _, u := range unwanted {
 		if strings.Contains(body, u) {
-			t.Errorf("order page has %s:\n%s", u, body)
+			t.Errorf("page has %s:\n%s", u, body)
 		}
 	}
 }
@@ -192,8 +196,7 @@ func TestOrderJourneyStopsRefreshingOldOrders(t *testing.T) {
 		{web.RefreshFor - time.Second, true},
 		{web.RefreshFor + time.Second, false},
 	} {
-		later := web.WithClock(func() time.Time { return placedAt.Add(tc.age) })
-		res := getOrder(t, journeyServer(newFakeOrders(record(95_00, true)), newFakeJourney(), later))
+		res := getOrder(t, journeyServerAt(newFakeOrders(record(95_00, true)), newFakeJourney(), tc.age))
 		if got := strings.Contains(res.Body, refreshTag); got != tc.wantRefresh {
 			t.Errorf("placed %v ago: refresh %t; want %t:\n%s", tc.age, got, tc.wantRefresh, res.Body)
 		}

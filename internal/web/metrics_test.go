@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,9 +13,8 @@ import (
 
 func TestRequestLatencyByRoute(t *testing.T) {
 	var out bytes.Buffer
-	rec := metrics.New(&out, "publisher", time.Now)
-	srv := web.NewServer(newFakeOrders(), fakePinger{}, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		func() (string, string) { return "Ada", "10.00" }, web.WithMetrics(rec))
+	rec := metrics.New(&out, "publisher", "test", time.Now)
+	srv := web.NewServer(newFakeOrders(), fakePinger{}, nil, sample, time.Now, discard, rec)
 	for _, path := range []string{"/", "/", "/orders/6ba7b810-9dad-41d1-80b4-00c04fd430c8", "/no/such/page"} {
 		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}

@@ -44,11 +44,9 @@ type Server struct {
 	mux    *http.ServeMux
 	h      http.Handler
 
-	// journey reads what the workers recorded (WithJourney); without it
-	// the order page shows their steps as unknown.
 	journey Journey
-	metrics *metrics.Recorder // request latency by route (WithMetrics)
-	now     func() time.Time  // WithClock; time.Now when nil
+	now     func() time.Time
+	metrics *metrics.Recorder
 }
 
 // OrderReadTimeout bounds the order page's read of the order itself, as
@@ -57,24 +55,24 @@ type Server struct {
 // the server's write timeout (30s) or the client gives up.
 const OrderReadTimeout = 5 * time.Second
 
-// Option configures a Server beyond its required dependencies (WithJourney).
-type Option func(*Server)
-
-// NewServer returns the publisher's HTTP handler. sample gives the customer
-// and total the form is pre-filled with; /healthz pings health at most once
-// every few seconds.
-func NewServer(orders Orders, health Pinger, log *slog.Logger, sample func() (string, string), opts ...Option) *Server {
+// NewServer returns the publisher's HTTP handler. /healthz pings health at
+// most once every few seconds. journey reads what the workers recorded, for
+// the order page (nil: their steps show as unknown). sample gives the
+// customer and total the form is pre-filled with; now is the clock the order
+// page measures an order's age by. Each request's latency is recorded on rec
+// by route (nil records nothing).
+func NewServer(orders Orders, health Pinger, journey Journey, sample func() (string, string), now func() time.Time, log *slog.Logger, rec *metrics.Recorder) *Server {
 	s := &Server{
-		orders: orders,
-		health: &healthCache{p: health, log: log},
-		log:    log,
-		newID:  order.NewID,
-		sample: sample,
-		pages:  parsePages(),
-		mux:    http.NewServeMux(),
-	}
-	for _, o := range opts {
-		o(s)
+		orders:  orders,
+		health:  &healthCache{p: health, log: log},
+		log:     log,
+		newID:   order.NewID,
+		sample:  sample,
+		pages:   parsePages(),
+		mux:     http.NewServeMux(),
+		journey: journey,
+		now:     now,
+		metrics: rec,
 	}
 	s.routes()
 	s.h = s.handler()
@@ -128,6 +126,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// observe records a request's latency by route: the pattern it matched
+// ("POST /orders", "GET /orders/{id}", ...) or "unmatched", so the
+// dimension's values stay few whatever paths clients try.
+func (s *Server) observe(pattern string, start time.Time) {
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	s.metrics.Since(metrics.RequestLatency, start, metrics.Dim{Name: metrics.DimRoute, Value: pattern})
 }
 
 // match returns the pattern of the route r is for, or "" when there is none:

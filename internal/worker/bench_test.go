@@ -98,7 +98,7 @@ func (q *memQueue) ChangeMessageVisibilityBatch(context.Context, *sqs.ChangeMess
 
 type nopHandler struct{}
 
-func (nopHandler) Handle(context.Context, events.OrderPlaced) (string, error) { return "ok", nil }
+func (nopHandler) Handle(context.Context, events.OrderPlaced) (Outcome, error) { return "ok", nil }
 
 // BenchmarkEngine is the engine's own cost per message: receive, unwrap and
 // decode, dispatch to a pool, heartbeat bookkeeping, the per-message JSON log
@@ -152,7 +152,10 @@ func benchEngine(b *testing.B, body string) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	// A second's drain after the timed part: the emptied queue's receive
 	// returns only when the drain budget cuts it off (20s by default).
-	e := New(q, nopHandler{}, Config{QueueURL: "q", StatsInterval: time.Hour, WaitTime: time.Second, DrainTimeout: time.Second}, log)
+	e, err := New(q, nopHandler{}, ConfigForTest(Config{QueueURL: "q", DrainTimeout: time.Second}), log, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	b.ReportAllocs()

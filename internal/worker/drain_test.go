@@ -2,15 +2,14 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pubsub-app/pubsub/internal/events"
 )
@@ -19,25 +18,25 @@ import (
 // three received messages wait for a free one. The waiting messages are
 // handed back at once (visibility 0), unhandled, and the heartbeat that keeps
 // the still-running message hidden leaves them alone afterwards; the two
-// running handlers finish within the drain budget and their messages are
-// deleted.
+// running handlers finish within the drain budget, their contexts alive, and
+// their messages are deleted.
 func TestEngineHandsBackUnstartedOnDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var msgs []types.Message
-		for i := 1; i <= 5; i++ {
-			msgs = append(msgs, sqsMessage(fmt.Sprintf("h%d", i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
-		}
-		client := newFakeSQS(t, msgs...)
+		client := newFakeSQS(t, orderMessages(t, 1, 5)...)
 		client.visibility = 3 * time.Second
 		release := map[string]chan struct{}{testOrderID(1): make(chan struct{}), testOrderID(2): make(chan struct{})}
 		var mu sync.Mutex
 		var handled []string
-		e, stop, done := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		var ctxErrs []error
+		m, stop, done := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 			mu.Lock()
 			handled = append(handled, ev.Order.ID)
 			mu.Unlock()
 			if ch, ok := release[ev.Order.ID]; ok {
 				<-ch
+				mu.Lock()
+				ctxErrs = append(ctxErrs, ctx.Err())
+				mu.Unlock()
 			}
 			return "fulfilled", nil
 		}), Config{Concurrency: 2, VisibilityTimeout: 3 * time.Second, DrainTimeout: 10 * time.Second})
@@ -64,6 +63,9 @@ func TestEngineHandsBackUnstartedOnDrain(t *testing.T) {
 		if diff := cmp.Diff([]string{testOrderID(1), testOrderID(2)}, handled); diff != "" {
 			t.Errorf("handled orders (-want +got):\n%s", diff)
 		}
+		if diff := cmp.Diff([]error{nil, nil}, ctxErrs, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("handler contexts ended within the drain budget; want them alive (-want +got):\n%s", diff)
+		}
 		mu.Unlock()
 		if diff := cmp.Diff([]string{"h1", "h2"}, client.deleted()); diff != "" {
 			t.Errorf("deleted (-want +got):\n%s", diff)
@@ -86,33 +88,11 @@ func TestEngineHandsBackUnstartedOnDrain(t *testing.T) {
 		if got := client.lapses(); len(got) != 0 {
 			t.Errorf("messages visible again while held: %v; want none", got)
 		}
-		if diff := cmp.Diff(Stats{Received: 5, Succeeded: 2, Released: 3}, e.Stats()); diff != "" {
-			t.Errorf("Stats (-want +got):\n%s", diff)
-		}
-	})
-}
-
-// TestEngineDrainWaitsForPoll stops an idle engine in the middle of a long
-// poll that finds nothing: Run returns when the poll ends, not before (an
-// abandoned poll would hide what it finds from everyone), and not much later.
-func TestEngineDrainWaitsForPoll(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const wait = 5 * time.Second
-		client := newFakeSQS(t)
-		_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-			t.Error("handler called with an empty queue")
-			return "", nil
-		}), Config{WaitTime: wait})
-		time.Sleep(time.Second) // one second into the first poll
-		begin := time.Now()
-		if err := stop(); err != nil {
-			t.Fatalf("Run = %v; want nil", err)
-		}
-		if took, want := time.Since(begin), wait-time.Second; took != want {
-			t.Errorf("Run returned %v after the cancellation; want %v, when the poll ends", took, want)
-		}
 		if got := client.orphans(); len(got) != 0 {
 			t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
+		}
+		if diff := cmp.Diff(Stats{Received: 5, Succeeded: 2, Released: 3}, m.Stats(t)); diff != "" {
+			t.Errorf("Stats (-want +got):\n%s", diff)
 		}
 	})
 }

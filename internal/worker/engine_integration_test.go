@@ -15,30 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/fulfilment"
 	"github.com/pubsub-app/pubsub/internal/promotion"
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
-
-// handlerFunc adapts a function to worker.Handler.
-type handlerFunc func(context.Context, events.OrderPlaced) (string, error)
-
-func (f handlerFunc) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
-	return f(ctx, e)
-}
-
-func setVisibilityTimeout(ctx context.Context, t *testing.T, c *sqs.Client, url string, d time.Duration) {
-	t.Helper()
-	if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
-		QueueUrl:   aws.String(url),
-		Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(int(d / time.Second))},
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // publishMany publishes n orders through the real topic, 8 at a time.
 func publishMany(ctx context.Context, t *testing.T, cfg aws.Config, dep *topology.Deployment, n int, amount string) {
@@ -68,25 +50,26 @@ func publishMany(ctx context.Context, t *testing.T, cfg aws.Config, dep *topolog
 // TestEngineHeartbeatKeepsSlowMessageHidden checks the same on the fake clock
 // with short timeouts.
 func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	client := sqs.NewFromConfig(emu.Config)
 	url := dep.Services["fulfilment"].QueueURL
 	const visibility = 9 * time.Second
-	setVisibilityTimeout(ctx, t, client, url, visibility)
+	if _, err := client.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{
+		QueueUrl: aws.String(url), Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(int(visibility / time.Second))},
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	var calls, done atomic.Int32
-	slow := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	slow := worker.HandlerFunc(func(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 		calls.Add(1)
 		time.Sleep(2*visibility + 2*time.Second)
 		done.Add(1)
 		return "slow", nil
 	})
-	cfg := worker.Config{QueueURL: url, VisibilityTimeout: visibility}
-	startEngineWith(t, emu.Config, slow, cfg)
-	startEngineWith(t, emu.Config, slow, cfg)
+	cfg := engineConfig(dep, worker.Config{QueueURL: url, VisibilityTimeout: visibility})
+	startEngineWith(ctx, t, emu.Config, slow, cfg)
+	startEngineWith(ctx, t, emu.Config, slow, cfg)
 	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
 
 	waitFor(t, "the slow handler to finish", time.Minute, func() bool { return done.Load() == 1 })
@@ -100,14 +83,11 @@ func TestHeartbeatKeepsSlowOrderFromRedelivery(t *testing.T) {
 // TestFailedHandlerBacksOff fails an order twice: each redelivery waits
 // RetryBase × 2^(receives-1), so the gaps grow, and the third try succeeds.
 func TestFailedHandlerBacksOff(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 
 	var mu sync.Mutex
 	var at []time.Time
-	flaky := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	flaky := worker.HandlerFunc(func(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		at = append(at, time.Now())
@@ -116,9 +96,9 @@ func TestFailedHandlerBacksOff(t *testing.T) {
 		}
 		return "done", nil
 	})
-	e := startEngineWith(t, emu.Config, flaky, worker.Config{QueueURL: dep.Services["fulfilment"].QueueURL, RetryBase: time.Second, RetryMax: time.Minute})
+	m, _ := startEngineWith(ctx, t, emu.Config, flaky, engineConfig(dep, worker.Config{QueueURL: dep.Services["fulfilment"].QueueURL, RetryMax: time.Minute}))
 	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
-	waitFor(t, "the third try to succeed", time.Minute, func() bool { return e.Stats().Succeeded == 1 })
+	waitFor(t, "the third try to succeed", time.Minute, func() bool { return m.Stats(t).Succeeded == 1 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -127,7 +107,7 @@ func TestFailedHandlerBacksOff(t *testing.T) {
 	if first < time.Second || second < 2*time.Second {
 		t.Errorf("gaps %s and %s, want at least 1s and 2s", first, second)
 	}
-	if s := e.Stats(); s.Failed != 2 {
+	if s := m.Stats(t); s.Failed != 2 {
 		t.Errorf("failed = %d, want 2", s.Failed)
 	}
 }
@@ -135,28 +115,20 @@ func TestFailedHandlerBacksOff(t *testing.T) {
 // TestDrainFinishesInFlightWork cancels the engine while five slow handlers
 // run: they finish, their messages are deleted, and Run returns.
 func TestDrainFinishesInFlightWork(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	client := sqs.NewFromConfig(emu.Config)
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	url := dep.Services["fulfilment"].QueueURL
 
 	var started, finished atomic.Int32
-	slow := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	slow := worker.HandlerFunc(func(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 		started.Add(1)
 		time.Sleep(1500 * time.Millisecond)
 		finished.Add(1)
 		return "done", nil
 	})
 	publishMany(ctx, t, emu.Config, dep, 5, "10.00")
-	e := worker.New(client, slow, worker.Config{QueueURL: url, WaitTime: time.Second, DrainTimeout: 10 * time.Second}, discardLogger())
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(runCtx) }()
+	_, stop := startEngineWith(ctx, t, emu.Config, slow, engineConfig(dep, worker.Config{QueueURL: url, DrainTimeout: 10 * time.Second}))
 	waitFor(t, "five handlers in flight", 30*time.Second, func() bool { return started.Load() == 5 })
-	stop()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 	if got := finished.Load(); got != 5 {
@@ -171,28 +143,21 @@ func TestDrainFinishesInFlightWork(t *testing.T) {
 // longer than the drain budget: Run returns within the budget and the
 // message is visible again at once for another worker.
 func TestDrainHandsBackUnfinishedWork(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	client := sqs.NewFromConfig(emu.Config)
 	url := dep.Services["fulfilment"].QueueURL
 
 	var started atomic.Int32
-	stuck := handlerFunc(func(ctx context.Context, e events.OrderPlaced) (string, error) {
+	stuck := worker.HandlerFunc(func(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 		started.Add(1)
 		<-ctx.Done()
 		return "", ctx.Err()
 	})
 	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
-	e := worker.New(client, stuck, worker.Config{QueueURL: url, WaitTime: time.Second, DrainTimeout: 500 * time.Millisecond}, discardLogger())
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(runCtx) }()
+	m, stop := startEngineWith(ctx, t, emu.Config, stuck, engineConfig(dep, worker.Config{QueueURL: url, DrainTimeout: 500 * time.Millisecond}))
 	waitFor(t, "the handler in flight", 30*time.Second, func() bool { return started.Load() == 1 })
 	stopped := time.Now()
-	stop()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 	// About the 500ms budget plus the 1s poll under way; a budget ignored
@@ -200,7 +165,7 @@ func TestDrainHandsBackUnfinishedWork(t *testing.T) {
 	if took := time.Since(stopped); took > 10*time.Second {
 		t.Errorf("Run took %s to return after cancel, want about the 500ms drain budget (and the 1s poll under way)", took)
 	}
-	if got := e.Stats().Released; got != 1 {
+	if got := m.Stats(t).Released; got != 1 {
 		t.Errorf("released = %d, want 1", got)
 	}
 	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 2})
@@ -219,26 +184,21 @@ func TestDrainHandsBackUnfinishedWork(t *testing.T) {
 // 30s visibility timeout): the next worker receives the order within a few
 // seconds.
 func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	client := sqs.NewFromConfig(emu.Config)
 	url := dep.Services["fulfilment"].QueueURL
 
 	var handled atomic.Int32
-	h := handlerFunc(func(context.Context, events.OrderPlaced) (string, error) {
+	h := worker.HandlerFunc(func(context.Context, events.OrderPlaced) (worker.Outcome, error) {
 		handled.Add(1)
 		return "fulfilled", nil
 	})
-	e := worker.New(client, h, worker.Config{QueueURL: url, WaitTime: 20 * time.Second, DrainTimeout: 25 * time.Second}, discardLogger())
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- e.Run(runCtx) }()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	m, stop := startEngineWith(runCtx, t, emu.Config, h, engineConfig(dep, worker.Config{QueueURL: url, WaitTime: 20 * time.Second, DrainTimeout: 25 * time.Second}))
 	time.Sleep(time.Second) // the first long poll is on the server
-	stop()
+	cancelRun()
 	publish(ctx, t, emu.Config, dep, newOrder(t, "10.00"))
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 	if n := handled.Load(); n != 0 {
@@ -257,28 +217,25 @@ func TestStoppingWorkerLeavesNewOrderToNext(t *testing.T) {
 		got = len(out.Messages)
 	}
 	if got != 1 {
-		t.Fatalf("the next worker received no order within 20s of its publication; want it at once (stats of the stopped worker: %+v)", e.Stats())
+		t.Fatalf("the next worker received no order within 20s of its publication; want it at once (stats of the stopped worker: %+v)", m.Stats(t))
 	}
-	t.Logf("the next worker received the order %s after its publication (stopped worker: %+v)", time.Since(published).Round(time.Millisecond), e.Stats())
+	t.Logf("the next worker received the order %s after its publication (stopped worker: %+v)", time.Since(published).Round(time.Millisecond), m.Stats(t))
 }
 
 // TestTwoWorkersShareQueue runs two engines on one queue holding 500 orders:
 // every order is fulfilled, each effect exactly once.
 func TestTwoWorkersShareQueue(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 5*time.Minute)
 	db := dynamodb.NewFromConfig(emu.Config)
 	svc := dep.Services["fulfilment"]
 
 	publishMany(ctx, t, emu.Config, dep, 500, "10.00")
 	a := &recorder{Handler: fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now)}
 	b := &recorder{Handler: fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now)}
-	ea := startEngine(t, emu.Config, a, svc.QueueURL)
-	eb := startEngine(t, emu.Config, b, svc.QueueURL)
+	ma := startEngine(t, emu.Config, dep, a, svc.QueueURL)
+	mb := startEngine(t, emu.Config, dep, b, svc.QueueURL)
 	waitFor(t, "500 orders handled", 4*time.Minute, func() bool {
-		return ea.Stats().Succeeded+eb.Stats().Succeeded >= 500 && emu.QueueDepth(ctx, t, svc.QueueURL) == 0
+		return ma.Stats(t).Succeeded+mb.Stats(t).Succeeded >= 500 && emu.QueueDepth(ctx, t, svc.QueueURL) == 0
 	})
 	fulfilled := 0
 	for _, o := range append(a.Outcomes(), b.Outcomes()...) {
@@ -290,47 +247,29 @@ func TestTwoWorkersShareQueue(t *testing.T) {
 	if fulfilled != 500 {
 		t.Errorf("%d fulfilled outcomes, want 500", fulfilled)
 	}
-	if n := countAll(ctx, t, db, svc.Tables["fulfilmentsTable"]); n != 500 {
+	if n := countItems(ctx, t, db, svc.Tables["fulfilmentsTable"]); n != 500 {
 		t.Errorf("fulfilments table holds %d items, want 500", n)
 	}
-}
-
-// countAll counts a table's items across scan pages.
-func countAll(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) int {
-	t.Helper()
-	n := 0
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), Select: "COUNT"})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += int(out.Count)
-	}
-	return n
 }
 
 // TestRacingHandlersHaveOneEffect runs each worker's handler for one order
 // from ten goroutines at once, as two workers receiving the same message
 // would: the conditional write lets exactly one of them record the effect.
 func TestRacingHandlersHaveOneEffect(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, time.Minute)
 	db := dynamodb.NewFromConfig(emu.Config)
 	for _, tc := range []struct {
 		name    string
 		handler worker.Handler
 		table   string
-		effect  string
+		effect  worker.Outcome
 	}{
 		{"fulfilment", fulfilment.NewHandler(db, dep.Services["fulfilment"].Tables["fulfilmentsTable"], time.Now), dep.Services["fulfilment"].Tables["fulfilmentsTable"], fulfilment.OutcomeFulfilled},
 		{"promotion", promotion.NewHandler(db, dep.Services["promotion"].Tables["couponsTable"], time.Now), dep.Services["promotion"].Tables["couponsTable"], promotion.OutcomeIssued},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := events.OrderPlaced{Order: newOrder(t, "250.00")}
-			outcomes := make([]string, 10)
+			outcomes := make([]worker.Outcome, 10)
 			var g errgroup.Group
 			for i := range outcomes {
 				g.Go(func() (err error) {
@@ -346,7 +285,7 @@ func TestRacingHandlersHaveOneEffect(t *testing.T) {
 				switch o {
 				case tc.effect:
 					effects++
-				case "duplicate":
+				case worker.Duplicate:
 				default:
 					t.Errorf("outcome %q, want %q or duplicate", o, tc.effect)
 				}

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -97,9 +98,7 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 	f.requested = append(f.requested, max)
 	f.waits = append(f.waits, in.WaitTimeSeconds)
 	f.mu.Unlock()
-	if got := aws.ToString(in.QueueUrl); got != testQueueURL {
-		f.t.Errorf("ReceiveMessage QueueUrl = %q; want %q", got, testQueueURL)
-	}
+	f.checkQueue("ReceiveMessage", in.QueueUrl)
 	if max < 1 || max > 10 {
 		f.t.Errorf("ReceiveMessage MaxNumberOfMessages = %d; want 1..10", max)
 		return nil, fmt.Errorf("InvalidParameterValue: MaxNumberOfMessages %d", max)
@@ -165,6 +164,13 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 	}
 }
 
+// checkQueue reports a call to a queue other than the test's.
+func (f *fakeSQS) checkQueue(call string, url *string) {
+	if got := aws.ToString(url); got != testQueueURL {
+		f.t.Errorf("%s QueueUrl = %q; want %q", call, got, testQueueURL)
+	}
+}
+
 // hide hides a received message for d from now; f.mu must be held.
 func (f *fakeSQS) hide(handle string, d time.Duration) {
 	if f.visibility == 0 {
@@ -186,23 +192,13 @@ func (f *fakeSQS) touch(handle string) {
 
 // lapses returns the handles of messages that became visible again while
 // the engine still held them: SQS would have redelivered them.
-func (f *fakeSQS) lapses() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.lapsed)
-}
+func (f *fakeSQS) lapses() []string { return snapshot(&f.mu, &f.lapsed) }
 
 // orphans returns the messages taken by polls whose client had gone.
-func (f *fakeSQS) orphans() []types.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.orphaned)
-}
+func (f *fakeSQS) orphans() []types.Message { return snapshot(&f.mu, &f.orphaned) }
 
 func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
-	if got := aws.ToString(in.QueueUrl); got != testQueueURL {
-		f.t.Errorf("DeleteMessageBatch QueueUrl = %q; want %q", got, testQueueURL)
-	}
+	f.checkQueue("DeleteMessageBatch", in.QueueUrl)
 	if n := len(in.Entries); n < 1 || n > 10 {
 		f.t.Errorf("DeleteMessageBatch with %d entries; want 1..10", n)
 		return nil, fmt.Errorf("batch of %d entries", n)
@@ -230,44 +226,35 @@ func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageB
 }
 
 func (f *fakeSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
-	if got := aws.ToString(in.QueueUrl); got != testQueueURL {
-		f.t.Errorf("ChangeMessageVisibility QueueUrl = %q; want %q", got, testQueueURL)
-	}
+	f.checkQueue("ChangeMessageVisibility", in.QueueUrl)
 	f.mu.Lock()
-	f.vis = append(f.vis, visChange{aws.ToString(in.ReceiptHandle), in.VisibilityTimeout})
-	f.touch(aws.ToString(in.ReceiptHandle))
-	f.hide(aws.ToString(in.ReceiptHandle), time.Duration(in.VisibilityTimeout)*time.Second)
+	f.changeVisibility(aws.ToString(in.ReceiptHandle), in.VisibilityTimeout)
 	f.mu.Unlock()
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// changeVisibility records and applies one visibility change; f.mu must be held.
+func (f *fakeSQS) changeVisibility(handle string, seconds int32) {
+	f.vis = append(f.vis, visChange{handle, seconds})
+	f.touch(handle)
+	f.hide(handle, time.Duration(seconds)*time.Second)
 }
 
 // ChangeMessageVisibilityBatch is the heartbeat's call; it records each
 // entry as a visibility change.
 func (f *fakeSQS) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
-	if got := aws.ToString(in.QueueUrl); got != testQueueURL {
-		f.t.Errorf("ChangeMessageVisibilityBatch QueueUrl = %q; want %q", got, testQueueURL)
-	}
+	f.checkQueue("ChangeMessageVisibilityBatch", in.QueueUrl)
 	f.mu.Lock()
 	for _, e := range in.Entries {
-		f.vis = append(f.vis, visChange{aws.ToString(e.ReceiptHandle), e.VisibilityTimeout})
-		f.touch(aws.ToString(e.ReceiptHandle))
-		f.hide(aws.ToString(e.ReceiptHandle), time.Duration(e.VisibilityTimeout)*time.Second)
+		f.changeVisibility(aws.ToString(e.ReceiptHandle), e.VisibilityTimeout)
 	}
 	f.mu.Unlock()
 	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
 }
 
-func (f *fakeSQS) visChanges() []visChange {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.vis)
-}
+func (f *fakeSQS) visChanges() []visChange { return snapshot(&f.mu, &f.vis) }
 
-func (f *fakeSQS) deleteBatches() [][]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.batches)
-}
+func (f *fakeSQS) deleteBatches() [][]string { return snapshot(&f.mu, &f.batches) }
 
 // deleted returns every deleted receipt handle, sorted.
 func (f *fakeSQS) deleted() []string {
@@ -279,10 +266,13 @@ func (f *fakeSQS) deleted() []string {
 	return all
 }
 
-func (f *fakeSQS) waitTimes() []int32 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.waits)
+func (f *fakeSQS) waitTimes() []int32 { return snapshot(&f.mu, &f.waits) }
+
+// snapshot returns a copy of *s, read under mu.
+func snapshot[T any](mu *sync.Mutex, s *[]T) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(*s)
 }
 
 func (f *fakeSQS) maxRequested() int32 {
@@ -297,10 +287,11 @@ func (f *fakeSQS) queued() int {
 	return len(f.queue)
 }
 
-// handlerFn adapts a function to Handler.
-type handlerFn func(context.Context, events.OrderPlaced) (string, error)
+// HandlerFunc adapts a function to Handler. Exported for the integration
+// tests.
+type HandlerFunc func(context.Context, events.OrderPlaced) (Outcome, error)
 
-func (h handlerFn) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (h HandlerFunc) Handle(ctx context.Context, e events.OrderPlaced) (Outcome, error) {
 	return h(ctx, e)
 }
 
@@ -355,36 +346,40 @@ func sqsMessage(handle, body, receives string) types.Message {
 	return m
 }
 
-// startTestEngine runs an engine on client until the test ends or stop is
-// called; stop cancels Run's context and returns Run's result.
-func startTestEngine(t *testing.T, client SQSAPI, h Handler, cfg Config) (e *Engine, stop func() error, done <-chan error) {
+// orderMessages returns messages h<from>..h<to> holding orders from..to from
+// our topic, each on its first receive.
+func orderMessages(t *testing.T, from, to int) []types.Message {
+	var msgs []types.Message
+	for i := from; i <= to; i++ {
+		msgs = append(msgs, sqsMessage("h"+strconv.Itoa(i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
+	}
+	return msgs
+}
+
+// startTestEngine runs an engine on client, with ConfigForTest(cfg), until
+// the test ends or stop is called; stop cancels Run's context and returns
+// Run's result. m is the engine's metrics.
+func startTestEngine(t *testing.T, client SQSAPI, h Handler, cfg Config) (m *Meter, stop func() error, done <-chan error) {
 	t.Helper()
-	cfg.QueueURL = testQueueURL
-	if cfg.WaitTime == 0 {
-		cfg.WaitTime = time.Second // the fake returns as soon as messages arrive or ctx ends
+	m = NewMeter()
+	e, err := New(client, h, ConfigForTest(cfg), slog.New(slog.NewTextHandler(io.Discard, nil)), m.Rec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = 200 * time.Millisecond
-	}
-	e = New(client, h, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan error, 1)
 	go func() { ch <- e.Run(ctx) }()
-	var once sync.Once
-	var result error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case result = <-ch:
-			case <-time.After(5 * time.Second):
-				result = errors.New("Run did not return within 5s of cancellation")
-			}
-		})
-		return result
-	}
+	stop = sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-ch:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("Run did not return within 30s (a 20s poll and a drain) of cancellation")
+		}
+	})
 	t.Cleanup(func() { _ = stop() })
-	return e, stop, ch
+	return m, stop, ch
 }
 
 // eventually polls cond until it holds, failing the test after 5s.
@@ -399,27 +394,51 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestEngineDeletesHandledMessages runs 25 messages through a pool of 3
+// handlers: each message is handled once, with its order intact, and deleted
+// in batches of 1 to 10; at most 3 handlers run at once, and the engine
+// receives full batches, at most one ahead of its busy handlers.
 func TestEngineDeletesHandledMessages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const n = 25
-		var msgs []types.Message
+		const n, limit = 25, 3
 		var wantHandles, wantIDs []string
 		for i := range n {
-			h := fmt.Sprintf("handle-%02d", i)
-			msgs = append(msgs, sqsMessage(h, snsNotification(t, testTopicARN, testOrder(i)), "1"))
-			wantHandles = append(wantHandles, h)
+			wantHandles = append(wantHandles, "h"+strconv.Itoa(i))
 			wantIDs = append(wantIDs, testOrderID(i))
 		}
-		client := newFakeSQS(t, msgs...)
+		slices.Sort(wantHandles)
+		client := newFakeSQS(t, orderMessages(t, 0, n-1)...)
+		release := make(chan struct{})
 		var mu sync.Mutex
 		var handled []events.OrderPlaced
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		active, peak := 0, 0
+		m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
+			mu.Lock()
+			handled = append(handled, ev)
+			active++
+			peak = max(peak, active)
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return "fulfilled", nil
+		}), Config{TopicARN: testTopicARN, Concurrency: limit})
+
+		eventually(t, fmt.Sprintf("%d handlers to run at once", limit), func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			handled = append(handled, ev)
-			return "fulfilled", nil
-		}), Config{TopicARN: testTopicARN})
-
+			return active == limit
+		})
+		synctest.Wait() // a wrongly started fourth handler would be running now
+		client.mu.Lock()
+		held := client.received
+		client.mu.Unlock()
+		// The running handlers' messages plus one batch received ahead.
+		if held > limit+10 {
+			t.Errorf("engine holds %d messages with %d handlers busy; want at most %d (one batch ahead)", held, limit, limit+10)
+		}
+		close(release)
 		eventually(t, "every message to be deleted", func() bool { return len(client.deleted()) >= n })
 		if err := stop(); err != nil {
 			t.Fatalf("Run = %v; want nil", err)
@@ -436,7 +455,13 @@ func TestEngineDeletesHandledMessages(t *testing.T) {
 		if got := client.visChanges(); len(got) != 0 {
 			t.Errorf("visibility changes = %v; want none", got)
 		}
+		if got := client.maxRequested(); got != 10 {
+			t.Errorf("ReceiveMessage asked for up to %d messages; want full batches of 10", got)
+		}
 		mu.Lock()
+		if peak != limit {
+			t.Errorf("at most %d handlers ran at once; want %d", peak, limit)
+		}
 		var gotIDs []string
 		for _, ev := range handled {
 			gotIDs = append(gotIDs, ev.Order.ID)
@@ -449,93 +474,60 @@ func TestEngineDeletesHandledMessages(t *testing.T) {
 		if diff := cmp.Diff(wantIDs, gotIDs); diff != "" {
 			t.Errorf("handled order ids, each once (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(Stats{Received: n, Succeeded: n}, e.Stats()); diff != "" {
+		if diff := cmp.Diff(Stats{Received: n, Succeeded: n}, m.Stats(t)); diff != "" {
 			t.Errorf("Stats (-want +got):\n%s", diff)
 		}
 	})
 }
 
-func TestEngineBoundsConcurrency(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const n, limit = 20, 3
-		var msgs []types.Message
-		for i := range n {
-			msgs = append(msgs, sqsMessage(fmt.Sprintf("handle-%02d", i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
-		}
-		client := newFakeSQS(t, msgs...)
-		release := make(chan struct{})
-		var mu sync.Mutex
-		active, peak := 0, 0
-		_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-			mu.Lock()
-			active++
-			peak = max(peak, active)
-			mu.Unlock()
-			<-release
-			mu.Lock()
-			active--
-			mu.Unlock()
-			return "fulfilled", nil
-		}), Config{Concurrency: limit})
-
-		eventually(t, fmt.Sprintf("%d handlers to run at once", limit), func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return active == limit
-		})
-		synctest.Wait() // a wrongly started fourth handler would be running now
-		client.mu.Lock()
-		held := client.received
-		client.mu.Unlock()
-		// The running handlers' messages plus one batch received ahead.
-		if held > limit+10 {
-			t.Errorf("engine holds %d messages with %d handlers busy; want at most %d (one batch ahead)", held, limit, limit+10)
-		}
-		close(release)
-		eventually(t, "every message to be deleted", func() bool { return len(client.deleted()) == n })
-		if err := stop(); err != nil {
-			t.Fatalf("Run = %v; want nil", err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if peak != limit {
-			t.Errorf("at most %d handlers ran at once; want %d", peak, limit)
-		}
-		if got := client.maxRequested(); got != 10 {
-			t.Errorf("ReceiveMessage asked for up to %d messages; want full batches of 10", got)
-		}
-	})
-}
-
-func TestEngineHandlerErrorBacksOff(t *testing.T) {
+// TestEngineHandsBackFailedMessages: a message the handler fails on is made
+// visible again after its back-off; a poison message (unreadable, from
+// another topic, or failed permanently) after PoisonDelay, left for the DLQ.
+// Neither is deleted; a poison message never reaches the handler.
+func TestEngineHandsBackFailedMessages(t *testing.T) {
+	badAmount := `{"type":"OrderPlaced","version":1,"order":{"id":"` + testOrderID(1) + `","customer":"Ada","amount":"1.234","createdAt":"2026-05-01T12:30:00Z"}}`
+	good := snsNotification(t, testTopicARN, testOrder(1))
+	throttled, permanent := errors.New("throttled"), fmt.Errorf("bad coupon: %w", ErrPermanent)
+	failed, poison := Stats{Received: 1, Failed: 1}, Stats{Received: 1, Poison: 1}
 	for _, tc := range []struct {
-		name     string
-		receives string
-		err      error
-		want     int32 // seconds
-		stats    Stats
+		name, body, receives string
+		topic                string // Config.TopicARN, testTopicARN if empty
+		err                  error  // the handler's; nil: a poison message the handler must not see
+		want                 int32  // seconds
+		stats                Stats
 	}{
-		{name: "no receive count", receives: "", err: errors.New("throttled"), want: 2, stats: Stats{Received: 1, Failed: 1}},
-		{name: "first receive", receives: "1", err: errors.New("throttled"), want: 2, stats: Stats{Received: 1, Failed: 1}},
-		{name: "second receive", receives: "2", err: errors.New("throttled"), want: 4, stats: Stats{Received: 1, Failed: 1}},
-		{name: "third receive", receives: "3", err: errors.New("throttled"), want: 8, stats: Stats{Received: 1, Failed: 1}},
-		{name: "fourth receive", receives: "4", err: errors.New("throttled"), want: 16, stats: Stats{Received: 1, Failed: 1}},
-		{name: "capped", receives: "5", err: errors.New("throttled"), want: 30, stats: Stats{Received: 1, Failed: 1}},
-		{name: "capped far out", receives: "60", err: errors.New("throttled"), want: 30, stats: Stats{Received: 1, Failed: 1}},
-		{name: "permanent error", receives: "1", err: fmt.Errorf("bad coupon: %w", ErrPermanent), want: 5, stats: Stats{Received: 1, Poison: 1}},
-		{name: "permanent error on the last receive", receives: "3", err: fmt.Errorf("bad coupon: %w", ErrPermanent), want: 5, stats: Stats{Received: 1, Poison: 1, DeadLettered: 1}},
+		{name: "no receive count", body: good, receives: "", err: throttled, want: 2, stats: failed},
+		{name: "first receive", body: good, receives: "1", err: throttled, want: 2, stats: failed},
+		{name: "second receive", body: good, receives: "2", err: throttled, want: 4, stats: failed},
+		{name: "third receive", body: good, receives: "3", err: throttled, want: 8, stats: failed},
+		{name: "fourth receive", body: good, receives: "4", err: throttled, want: 16, stats: failed},
+		{name: "capped", body: good, receives: "5", err: throttled, want: 30, stats: failed},
+		{name: "capped far out", body: good, receives: "60", err: throttled, want: 30, stats: failed},
+		{name: "permanent error", body: good, receives: "1", err: permanent, want: 5, stats: poison},
+		{name: "permanent error on the last receive", body: good, receives: "3", err: permanent, want: 5, stats: Stats{Received: 1, Poison: 1, DeadLettered: 1}},
+		{name: "not JSON", body: "this is not an order", receives: "1", want: 5, stats: poison},
+		{name: "empty body", body: "", receives: "1", want: 5, stats: poison},
+		{name: "subscription confirmation", body: `{"Type":"SubscriptionConfirmation","Message":"confirm","TopicArn":"` + testTopicARN + `"}`, receives: "1", want: 5, stats: poison},
+		{name: "raw event without envelope", body: badAmount, receives: "1", want: 5, stats: poison},
+		{name: "message not an event", body: envelopeBody(t, testTopicARN, "this is not an order"), receives: "1", want: 5, stats: poison},
+		{name: "invalid amount", body: envelopeBody(t, testTopicARN, badAmount), receives: "2", want: 5, stats: poison},
+		{name: "last receive before the DLQ", body: envelopeBody(t, testTopicARN, badAmount), receives: "3", want: 5, stats: Stats{Received: 1, Poison: 1, DeadLettered: 1}},
+		{name: "another topic", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "topic whose name ends like ours", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:x-"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "our topic's name in another account", body: snsNotification(t, "arn:aws:sns:eu-west-1:999999999999:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "our topic's name in another region", body: snsNotification(t, "arn:aws:sns:us-east-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "our topic's name in another partition", body: snsNotification(t, "arn:aws-us-gov:sns:eu-west-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "no topic", body: snsNotification(t, "", testOrder(1)), topic: testTopicARN, receives: "1", want: 5, stats: poison},
+		{name: "our topic when another is configured", body: good, topic: "arn:aws:sns:eu-west-1:123456789012:other-topic", receives: "1", want: 5, stats: poison},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				client := newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), tc.receives))
-				var mu sync.Mutex
-				calls := 0
-				e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-					mu.Lock()
-					defer mu.Unlock()
-					calls++
+				client := newFakeSQS(t, sqsMessage("h1", tc.body, tc.receives))
+				var calls atomic.Int32
+				m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
+					calls.Add(1)
 					return "", tc.err
-				}), Config{RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, PoisonDelay: 5 * time.Second})
+				}), Config{TopicARN: tc.topic, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, PoisonDelay: 5 * time.Second})
 
 				eventually(t, "a visibility change", func() bool { return len(client.visChanges()) > 0 })
 				if err := stop(); err != nil {
@@ -547,159 +539,19 @@ func TestEngineHandlerErrorBacksOff(t *testing.T) {
 				if got := client.deleted(); len(got) != 0 {
 					t.Errorf("deleted %v; want nothing deleted", got)
 				}
-				mu.Lock()
-				if calls != 1 {
-					t.Errorf("handler called %d times; want 1", calls)
+				wantCalls := int32(0)
+				if tc.err != nil {
+					wantCalls = 1
 				}
-				mu.Unlock()
-				if diff := cmp.Diff(tc.stats, e.Stats()); diff != "" {
+				if calls.Load() != wantCalls {
+					t.Errorf("handler called %d times; want %d", calls.Load(), wantCalls)
+				}
+				if diff := cmp.Diff(tc.stats, m.Stats(t)); diff != "" {
 					t.Errorf("Stats (-want +got):\n%s", diff)
 				}
 			})
 		})
 	}
-}
-
-func TestEnginePoisonMessages(t *testing.T) {
-	badAmount := `{"type":"OrderPlaced","version":1,"order":{"id":"` + testOrderID(1) + `","customer":"Ada","amount":"1.234","createdAt":"2026-05-01T12:30:00Z"}}`
-	good := snsNotification(t, testTopicARN, testOrder(1))
-	for _, tc := range []struct {
-		name, body, receives string
-		topic                string // Config.TopicARN
-		topicName            string // Config.Topic, the name alone
-		stats                Stats
-	}{
-		{name: "not JSON", body: "this is not an order", receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "empty body", body: "", receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "subscription confirmation", body: `{"Type":"SubscriptionConfirmation","Message":"confirm","TopicArn":"` + testTopicARN + `"}`, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "raw event without envelope", body: badAmount, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "message not an event", body: envelopeBody(t, testTopicARN, "this is not an order"), receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "invalid amount", body: envelopeBody(t, testTopicARN, badAmount), receives: "2", stats: Stats{Received: 1, Poison: 1}},
-		{name: "last receive before the DLQ", body: envelopeBody(t, testTopicARN, badAmount), receives: "3", stats: Stats{Received: 1, Poison: 1, DeadLettered: 1}},
-		{name: "another topic", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "topic whose name ends like ours", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:x-"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "our topic's name in another account", body: snsNotification(t, "arn:aws:sns:eu-west-1:999999999999:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "our topic's name in another region", body: snsNotification(t, "arn:aws:sns:us-east-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "our topic's name in another partition", body: snsNotification(t, "arn:aws-us-gov:sns:eu-west-1:123456789012:"+testTopic, testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "no topic", body: snsNotification(t, "", testOrder(1)), topic: testTopicARN, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "our topic when another is configured", body: good, topic: "arn:aws:sns:eu-west-1:123456789012:other-topic", receives: "1", stats: Stats{Received: 1, Poison: 1}},
-		{name: "another topic, by name", body: snsNotification(t, "arn:aws:sns:eu-west-1:123456789012:other-topic", testOrder(1)), topicName: testTopic, receives: "1", stats: Stats{Received: 1, Poison: 1}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				client := newFakeSQS(t, sqsMessage("h1", tc.body, tc.receives))
-				var mu sync.Mutex
-				calls := 0
-				e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-					mu.Lock()
-					defer mu.Unlock()
-					calls++
-					return "fulfilled", nil
-				}), Config{TopicARN: tc.topic, Topic: tc.topicName, PoisonDelay: 5 * time.Second, RetryBase: 2 * time.Second})
-
-				eventually(t, "a visibility change", func() bool { return len(client.visChanges()) > 0 })
-				if err := stop(); err != nil {
-					t.Fatalf("Run = %v; want nil", err)
-				}
-				if diff := cmp.Diff([]visChange{{"h1", 5}}, client.visChanges()); diff != "" {
-					t.Errorf("visibility changes (-want +got):\n%s", diff)
-				}
-				if got := client.deleted(); len(got) != 0 {
-					t.Errorf("deleted %v; want a poison message left for the DLQ", got)
-				}
-				mu.Lock()
-				if calls != 0 {
-					t.Errorf("handler called %d times; want 0", calls)
-				}
-				mu.Unlock()
-				if diff := cmp.Diff(tc.stats, e.Stats()); diff != "" {
-					t.Errorf("Stats (-want +got):\n%s", diff)
-				}
-			})
-		})
-	}
-}
-
-func TestEngineAcceptsTopic(t *testing.T) {
-	for _, tc := range []struct {
-		name, topicARN, topic, arn string
-	}{
-		{"no topic configured", "", "", "arn:aws:sns:eu-west-1:123456789012:any-topic"},
-		{"configured topic", testTopicARN, "", testTopicARN},
-		{"configured topic, by name", "", testTopic, testTopicARN},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				client := newFakeSQS(t, sqsMessage("h1", snsNotification(t, tc.arn, testOrder(1)), "1"))
-				e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-					return "fulfilled", nil
-				}), Config{TopicARN: tc.topicARN, Topic: tc.topic})
-				eventually(t, "the message to be deleted", func() bool { return len(client.deleted()) > 0 })
-				if err := stop(); err != nil {
-					t.Fatalf("Run = %v; want nil", err)
-				}
-				if diff := cmp.Diff([]string{"h1"}, client.deleted()); diff != "" {
-					t.Errorf("deleted (-want +got):\n%s", diff)
-				}
-				if diff := cmp.Diff(Stats{Received: 1, Succeeded: 1}, e.Stats()); diff != "" {
-					t.Errorf("Stats (-want +got):\n%s", diff)
-				}
-			})
-		})
-	}
-}
-
-// TestEngineDrainsInFlightWork cancels Run while a handler is running: the
-// engine stops receiving at once, waits for the handler, deletes its message
-// and returns nil.
-func TestEngineDrainsInFlightWork(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"))
-		started, release := make(chan struct{}), make(chan struct{})
-		var once sync.Once
-		var handlerCtxErr error
-		e, stop, done := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-			once.Do(func() { close(started) })
-			<-release
-			handlerCtxErr = ctx.Err()
-			return "fulfilled", nil
-		}), Config{DrainTimeout: 5 * time.Second})
-
-		<-started
-		stopped := make(chan error, 1)
-		go func() { stopped <- stop() }()
-		// Once the cancellation has reached the engine, still in its poll, a
-		// message that arrives is taken by that poll and handed back at once,
-		// unhandled.
-		synctest.Wait()
-		client.push(sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"))
-		synctest.Wait()
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned %v while a handler was still running", err)
-		default:
-		}
-		close(release)
-		if err := <-stopped; err != nil {
-			t.Fatalf("Run = %v; want nil", err)
-		}
-
-		if handlerCtxErr != nil {
-			t.Errorf("handler context ended (%v) within the drain budget; want it alive", handlerCtxErr)
-		}
-		if diff := cmp.Diff([]string{"h1"}, client.deleted()); diff != "" {
-			t.Errorf("deleted (-want +got):\n%s", diff)
-		}
-		if got := client.orphans(); len(got) != 0 {
-			t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
-		}
-		if diff := cmp.Diff([]visChange{{"h2", 0}}, client.visChanges()); diff != "" {
-			t.Errorf("visibility changes (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(Stats{Received: 2, Succeeded: 1, Released: 1}, e.Stats()); diff != "" {
-			t.Errorf("Stats (-want +got):\n%s", diff)
-		}
-	})
 }
 
 // TestEngineDrainTimeoutReleasesMessage cancels Run while a handler is stuck:
@@ -711,7 +563,7 @@ func TestEngineDrainTimeoutReleasesMessage(t *testing.T) {
 		client := newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"))
 		started := make(chan struct{})
 		var once sync.Once
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 			once.Do(func() { close(started) })
 			<-ctx.Done()
 			return "", ctx.Err()
@@ -731,96 +583,95 @@ func TestEngineDrainTimeoutReleasesMessage(t *testing.T) {
 		if got := client.deleted(); len(got) != 0 {
 			t.Errorf("deleted %v; want nothing deleted", got)
 		}
-		if diff := cmp.Diff(Stats{Received: 1, Released: 1}, e.Stats()); diff != "" {
+		if diff := cmp.Diff(Stats{Received: 1, Released: 1}, m.Stats(t)); diff != "" {
 			t.Errorf("Stats (-want +got):\n%s", diff)
 		}
 	})
 }
 
-// TestEngineStopNeverAbandonsAPoll stops an idle engine in the middle of a
-// long poll and sends a message while that poll still runs. The engine lets
-// the poll finish instead of abandoning it (SQS would go on polling for a
-// client that is gone and hide the message for a visibility timeout), hands
-// the message back at once and returns within the poll's wait time.
+// TestEngineStopNeverAbandonsAPoll stops an idle engine a second into a 5s
+// long poll. The engine lets the poll finish instead of abandoning it (SQS
+// would go on polling for a client that is gone and hide what it finds for a
+// visibility timeout): Run returns when the poll ends, not before, and a
+// message that arrives meanwhile is taken by that poll and handed back at
+// once, unhandled, while a handler at work is waited for and its message
+// deleted.
 func TestEngineStopNeverAbandonsAPoll(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const wait = 2 * time.Second
-		client := newFakeSQS(t)
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-			t.Error("handler called during shutdown")
-			return "", nil
-		}), Config{WaitTime: wait})
-		eventually(t, "a receive", func() bool { return client.maxRequested() > 0 })
-		begin := time.Now()
-		stopped := make(chan error, 1)
-		go func() { stopped <- stop() }()
-		synctest.Wait() // cancelled, and still in its poll
-		client.push(sqsMessage("late", snsNotification(t, testTopicARN, testOrder(1)), "1"))
-		if err := <-stopped; err != nil {
-			t.Fatalf("Run = %v; want nil", err)
-		}
-		if took := time.Since(begin); took > wait+time.Second {
-			t.Errorf("Run took %v to return after cancellation; want at most the %v poll", took, wait)
-		}
-		if got := client.orphans(); len(got) != 0 {
-			t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
-		}
-		if diff := cmp.Diff([]visChange{{"late", 0}}, client.visChanges()); diff != "" {
-			t.Errorf("visibility changes (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(Stats{Received: 1, Released: 1}, e.Stats()); diff != "" {
-			t.Errorf("Stats (-want +got):\n%s", diff)
-		}
-	})
-}
-
-// TestEngineHeartbeatExtendsSlowMessage runs one slow and one quick handler:
-// the slow one's message has its visibility extended by the queue's
-// visibility timeout while it runs; the quick one's is left alone.
-func TestEngineHeartbeatExtendsSlowMessage(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t,
-			sqsMessage("slow", snsNotification(t, testTopicARN, testOrder(1)), "1"),
-			sqsMessage("quick", snsNotification(t, testTopicARN, testOrder(2)), "1"),
-		)
-		_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-			if ev.Order.ID != testOrderID(1) {
-				return "fulfilled", nil
-			}
-			// Not eventually: t.Fatal must not be called from the handler's goroutine.
-			for deadline := time.Now().Add(5 * time.Second); len(client.visChanges()) == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Error("no heartbeat within 5s for the slow message")
-					break
+	const wait = 5 * time.Second
+	for _, tc := range []struct {
+		name    string
+		busy    bool // a handler is at work on h1
+		late    bool // a message arrives once the engine is cancelled
+		took    time.Duration
+		vis     []visChange
+		deleted []string
+		stats   Stats
+	}{
+		{name: "empty", took: wait - time.Second},
+		{name: "a message arrives", late: true, vis: []visChange{{"late", 0}}, stats: Stats{Received: 1, Released: 1}},
+		{name: "a message arrives while a handler works", busy: true, late: true, vis: []visChange{{"late", 0}}, deleted: []string{"h1"}, stats: Stats{Received: 2, Succeeded: 1, Released: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				client := newFakeSQS(t)
+				if tc.busy {
+					client.push(orderMessages(t, 1, 1)...)
 				}
-			}
-			return "fulfilled", nil
-		}), Config{VisibilityTimeout: time.Second})
-
-		eventually(t, "both messages to be deleted", func() bool { return len(client.deleted()) == 2 })
-		if err := stop(); err != nil {
-			t.Fatalf("Run = %v; want nil", err)
-		}
-		vis := client.visChanges()
-		if len(vis) == 0 {
-			t.Fatal("no visibility change; want the slow message extended")
-		}
-		for _, v := range vis {
-			if v != (visChange{"slow", 1}) {
-				t.Errorf("visibility change %+v; want only {slow 1}: the slow message extended by the 1s visibility timeout", v)
-			}
-		}
-		if diff := cmp.Diff([]string{"quick", "slow"}, client.deleted()); diff != "" {
-			t.Errorf("deleted (-want +got):\n%s", diff)
-		}
-	})
+				release := make(chan struct{})
+				m, stop, done := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
+					if !tc.busy {
+						t.Error("handler called during shutdown")
+					}
+					<-release
+					return "fulfilled", nil
+				}), Config{WaitTime: wait})
+				time.Sleep(time.Second) // one second into the first poll
+				begin := time.Now()
+				stopped := make(chan error, 1)
+				go func() { stopped <- stop() }()
+				synctest.Wait() // cancelled, and still in its poll
+				if tc.late {
+					client.push(sqsMessage("late", snsNotification(t, testTopicARN, testOrder(1)), "1"))
+				}
+				if tc.busy {
+					synctest.Wait()
+					select {
+					case err := <-done:
+						t.Fatalf("Run returned %v while a handler was still running", err)
+					default:
+					}
+				}
+				close(release)
+				if err := <-stopped; err != nil {
+					t.Fatalf("Run = %v; want nil", err)
+				}
+				if took := time.Since(begin); took != tc.took {
+					t.Errorf("Run returned %v after the cancellation; want %v, when the poll ends", took, tc.took)
+				}
+				if got := client.orphans(); len(got) != 0 {
+					t.Errorf("%d message(s) taken by an abandoned poll; want none", len(got))
+				}
+				if diff := cmp.Diff(tc.vis, client.visChanges()); diff != "" {
+					t.Errorf("visibility changes (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tc.deleted, client.deleted()); diff != "" {
+					t.Errorf("deleted (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tc.stats, m.Stats(t)); diff != "" {
+					t.Errorf("Stats (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
 }
 
 // TestEngineHeartbeatKeepsSlowMessageHidden runs a handler three times
-// longer than a 2s visibility timeout (heartbeats every 667ms), as the
+// longer than the visibility timeout (heartbeats every third of it), as the
 // integration test TestHeartbeatKeepsSlowOrderFromRedelivery does on an
 // emulator, but on synctest's clock: the message must never become visible
-// again before it is deleted, however loaded the machine.
+// again before it is deleted, however loaded the machine. Each heartbeat
+// extends it by the visibility timeout; a quick message beside it is left
+// alone.
 func TestEngineHeartbeatKeepsSlowMessageHidden(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -828,18 +679,21 @@ func TestEngineHeartbeatKeepsSlowMessageHidden(t *testing.T) {
 		queue      time.Duration // the queue's visibility timeout
 		want       int32         // seconds each heartbeat extends by
 	}{
+		{"1s", time.Second, time.Second, 1},
 		{"2s", 2 * time.Second, 2 * time.Second, 2},
 		{"30s", 30 * time.Second, 30 * time.Second, 30},
-		// SQS counts whole seconds: less than one would make it visible at once.
-		{"under a second", 500 * time.Millisecond, time.Second, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				client := newFakeSQS(t, sqsMessage("slow", snsNotification(t, testTopicARN, testOrder(1)), "1"))
+				client := newFakeSQS(t,
+					sqsMessage("slow", snsNotification(t, testTopicARN, testOrder(1)), "1"),
+					sqsMessage("quick", snsNotification(t, testTopicARN, testOrder(2)), "1"))
 				client.visibility = tc.queue
 				slow := 3 * tc.queue
-				_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
-					time.Sleep(slow)
+				_, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
+					if ev.Order.ID == testOrderID(1) {
+						time.Sleep(slow)
+					}
 					return "fulfilled", nil
 				}), Config{VisibilityTimeout: tc.visibility})
 
@@ -847,7 +701,7 @@ func TestEngineHeartbeatKeepsSlowMessageHidden(t *testing.T) {
 				if err := stop(); err != nil {
 					t.Fatalf("Run = %v; want nil", err)
 				}
-				if diff := cmp.Diff([]string{"slow"}, client.deleted()); diff != "" {
+				if diff := cmp.Diff([]string{"quick", "slow"}, client.deleted()); diff != "" {
 					t.Errorf("deleted (-want +got):\n%s", diff)
 				}
 				if got := client.lapses(); len(got) != 0 {
@@ -859,7 +713,7 @@ func TestEngineHeartbeatKeepsSlowMessageHidden(t *testing.T) {
 				}
 				for _, v := range vis {
 					if v != (visChange{"slow", tc.want}) {
-						t.Errorf("visibility change %+v; want {slow %d}", v, tc.want)
+						t.Errorf("visibility change %+v; want only {slow %d}: the slow message extended by the visibility timeout", v, tc.want)
 					}
 				}
 			})
@@ -868,31 +722,25 @@ func TestEngineHeartbeatKeepsSlowMessageHidden(t *testing.T) {
 }
 
 // TestEngineWaitTime checks the long-poll wait each receive asks for: the
-// configured one in whole seconds, at most SQS's 20s (SQS rejects more).
+// configured one in whole seconds (New refuses more than SQS's 20s).
 func TestEngineWaitTime(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		wait time.Duration
 		want int32
 	}{
-		{"default", 0, 20},
+		{"1s", time.Second, 1},
 		{"5s", 5 * time.Second, 5},
 		{"20s", 20 * time.Second, 20},
-		{"above 20s", 30 * time.Second, 20},
-		{"an hour", time.Hour, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				client := newFakeSQS(t)
-				e := New(client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+				_, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 					return "", nil
-				}), Config{QueueURL: testQueueURL, WaitTime: tc.wait}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				go func() { done <- e.Run(ctx) }()
+				}), Config{WaitTime: tc.wait})
 				time.Sleep(50 * time.Second) // a few empty polls
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Fatalf("Run = %v; want nil", err)
 				}
 				waits := client.waitTimes()

@@ -29,10 +29,10 @@ func TestEngineHandlerDeadlineFreesSlot(t *testing.T) {
 		want    time.Duration // the deadline the handler gets
 		ownErr  bool          // the handler returns its own error, not ctx.Err()
 	}{
-		{name: "default", timeout: 0, want: 5 * time.Minute},
-		{name: "configured", timeout: 10 * time.Second, want: 10 * time.Second},
+		{name: "5m", timeout: 5 * time.Minute, want: 5 * time.Minute},
+		{name: "10s", timeout: 10 * time.Second, want: 10 * time.Second},
 		{name: "handler's own error at the deadline", timeout: 10 * time.Second, want: 10 * time.Second, ownErr: true},
-		{name: "above the cap", timeout: 24 * time.Hour, want: MaxHandlerTimeout},
+		{name: "the cap", timeout: MaxHandlerTimeout, want: MaxHandlerTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -45,7 +45,7 @@ func TestEngineHandlerDeadlineFreesSlot(t *testing.T) {
 				var mu sync.Mutex
 				var hungErr error
 				var nextAt time.Duration
-				e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+				m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 					if ev.Order.ID == testOrderID(1) {
 						<-ctx.Done()
 						mu.Lock()
@@ -96,7 +96,7 @@ func TestEngineHandlerDeadlineFreesSlot(t *testing.T) {
 				if got := client.lapses(); len(got) != 0 {
 					t.Errorf("message visible again while its handler ran (%v); want it kept hidden until the deadline", got)
 				}
-				if diff := cmp.Diff(Stats{Received: 2, Succeeded: 1, Failed: 1, Pauses: 1}, e.Stats()); diff != "" {
+				if diff := cmp.Diff(Stats{Received: 2, Succeeded: 1, Failed: 1, Pauses: 1}, m.Stats(t)); diff != "" {
 					t.Errorf("Stats (-want +got):\n%s", diff)
 				}
 			})
@@ -136,7 +136,7 @@ func TestEngineHeartbeatCannotUndoHandBack(t *testing.T) {
 		fake.visibility = 3 * time.Second
 		client := &blockingBatchSQS{fakeSQS: fake, entered: make(chan struct{}, 1), release: make(chan struct{})}
 		finish := make(chan struct{})
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 			<-finish
 			return "", errors.New("coupon rule broken") // not transient: no pause
 		}), Config{VisibilityTimeout: 3 * time.Second, RetryBase: 2 * time.Second})
@@ -154,7 +154,7 @@ func TestEngineHeartbeatCannotUndoHandBack(t *testing.T) {
 		if len(vis) == 0 || vis[len(vis)-1] != (visChange{"slow", 2}) {
 			t.Errorf("visibility changes %+v; want the hand-back's {slow 2} last", vis)
 		}
-		if diff := cmp.Diff(Stats{Received: 1, Failed: 1}, e.Stats()); diff != "" {
+		if diff := cmp.Diff(Stats{Received: 1, Failed: 1}, m.Stats(t)); diff != "" {
 			t.Errorf("Stats (-want +got):\n%s", diff)
 		}
 	})

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pubsub-app/pubsub/internal/backoff"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/metrics"
-	"github.com/pubsub-app/pubsub/internal/retry"
 	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
@@ -23,29 +22,28 @@ import (
 // another worker: one received ahead but not started, or one whose handler
 // the drain budget cut off.
 func (e *Engine) handBack(m types.Message, msg string, attrs []slog.Attr) {
-	e.released.Add(1)
 	e.count(metrics.OutcomeReleased)
 	e.log.LogAttrs(context.Background(), slog.LevelWarn, msg, append(attrs, slog.String("outcome", "released"))...)
 	e.setVisibility(m, 0, attrs)
 }
 
-// process handles one message and logs one line about it. ctx is the
+// process handles one message and logs one line about it. workCtx is the
 // handlers' (it outlives runCtx, Run's, by the drain budget); each handler
 // gets HandlerTimeout of it. A handler that runs out of time fails with a
 // transient error: its message is retried with its back-off, not handed
 // back at once as a shutdown's is.
-func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *deleter, hb *heartbeat) {
+func (e *Engine) process(runCtx, workCtx context.Context, m types.Message, del *deleter, hb *heartbeat) {
 	start := time.Now()
 	receives, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("message_id", aws.ToString(m.MessageId)), slog.Int("receive_count", receives))
 
 	// Nothing of the notification (its trace context) is read before it is
-	// accepted: env is the zero Envelope unless it is.
-	env, ev, err := e.open(m)
-	ctx, span := e.trace.start(ctx, m, receives, env.MessageAttributes)
+	// accepted as from Config.TopicARN: env is the zero Envelope unless it is.
+	env, ev, err := events.OpenNotification([]byte(aws.ToString(m.Body)), e.cfg.TopicARN)
+	msgCtx, span := e.trace.start(workCtx, m, receives, env.MessageAttributes)
 	defer span.End()
-	if id := tracing.TraceID(ctx); id != "" {
+	if id := tracing.TraceID(msgCtx); id != "" {
 		attrs = append(attrs, slog.String("trace_id", id)) // where to find it in X-Ray
 	}
 	if err != nil {
@@ -56,9 +54,9 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 	}
 	attrs = append(attrs, slog.String("order_id", ev.Order.ID))
 	e.trace.order(span, ev.Order.ID)
-	hctx, cancel := context.WithTimeout(ctx, e.cfg.HandlerTimeout)
+	hctx, cancel := context.WithTimeout(msgCtx, e.cfg.HandlerTimeout)
 	outcome, err := e.handler.Handle(hctx, ev)
-	if err != nil && ctx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && workCtx.Err() == nil && errors.Is(hctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
 		// Out of time, whatever the handler made of it (an SDK call's
 		// "request canceled", say): a hung dependency, so transient.
 		err = fmt.Errorf("handler deadline of %v passed: %w", e.cfg.HandlerTimeout, errors.Join(context.DeadlineExceeded, err))
@@ -72,26 +70,20 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 
 	switch {
 	case err == nil:
-		e.succeeded.Add(1)
 		del.add(m)
-		if outcome == metrics.OutcomeDuplicate {
-			e.count(metrics.OutcomeDuplicate)
-		} else {
-			e.count(metrics.OutcomeProcessed)
-		}
+		e.count(outcome.metric())
 		e.metrics.Since(metrics.HandlerDuration, start)
 		if sent, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 			e.metrics.Observe(metrics.MessageAge, metrics.Milliseconds, float64(max(time.Since(time.UnixMilli(sent)).Milliseconds(), 0)))
 		}
-		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", outcome))...)
+		e.log.LogAttrs(context.Background(), slog.LevelInfo, "message processed", append(attrs, slog.String("outcome", string(outcome)))...)
 	case errors.Is(err, ErrPermanent):
 		e.leaveForDLQ(m, receives, "message can never succeed, left for the dead-letter queue", err, attrs)
-	case ctx.Err() != nil:
+	case workCtx.Err() != nil:
 		e.handBack(m, "handler stopped by shutdown, message handed back", append(attrs, slog.String("error", err.Error())))
 	default:
-		e.failed.Add(1)
 		e.count(metrics.OutcomeRetry)
-		wait := retry.Backoff(e.cfg.RetryBase, e.cfg.RetryMax, receives)
+		wait := backoff.Delay(e.cfg.RetryBase, e.cfg.RetryMax, receives)
 		e.log.LogAttrs(context.Background(), slog.LevelError, "handler failed, message will be retried",
 			append(attrs, slog.String("outcome", "retry"), slog.String("error", err.Error()), slog.String("retry_in", wait.String()))...)
 		e.setVisibility(m, wait, attrs)
@@ -101,27 +93,12 @@ func (e *Engine) process(runCtx, ctx context.Context, m types.Message, del *dele
 	}
 }
 
-// open accepts m's body as a notification from the configured topic
-// (Config.TopicARN; or, without one, by Config.Topic, the name alone) holding a valid
-// event. The envelope is returned only with the event: zero with an error.
-func (e *Engine) open(m types.Message) (events.Envelope, events.OrderPlaced, error) {
-	env, ev, err := events.OpenNotification([]byte(aws.ToString(m.Body)), e.cfg.TopicARN)
-	if err == nil && e.cfg.TopicARN == "" && e.cfg.Topic != "" {
-		if name := env.TopicARN[strings.LastIndexByte(env.TopicARN, ':')+1:]; name != e.cfg.Topic {
-			return events.Envelope{}, events.OrderPlaced{}, fmt.Errorf("%w: notification from topic %.320q, want topic %q", events.ErrMalformed, name, e.cfg.Topic) // the sender's name, clipped for the log
-		}
-	}
-	return env, ev, err
-}
-
 // leaveForDLQ logs a message that can never succeed and makes it visible
 // again soon, so SQS's redrive policy moves it to the DLQ after MaxReceives
 // receives without waiting out the visibility timeout each time.
 func (e *Engine) leaveForDLQ(m types.Message, receives int, msg string, reason error, attrs []slog.Attr) {
-	e.poison.Add(1)
 	last := receives >= e.cfg.MaxReceives
 	if last {
-		e.deadLettered.Add(1)
 		e.count(metrics.OutcomeDeadLettered)
 	} else {
 		e.count(metrics.OutcomePoison)

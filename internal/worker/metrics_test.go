@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,16 +15,87 @@ import (
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the recorder's and the test's use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// Meter is a metrics recorder for an engine under test (Rec), keeping every
+// line it writes. Exported for the integration tests.
+type Meter struct {
+	Rec *metrics.Recorder
+	mu  sync.Mutex
+	out bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func NewMeter() *Meter {
+	m := &Meter{}
+	m.Rec = metrics.New(m, "fulfilment", "test", time.Now)
+	return m
+}
+
+func (m *Meter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.out.Write(p)
+}
+
+// Lines flushes the recorder and returns every line it has written.
+func (m *Meter) Lines(t testing.TB) []metrics.Line {
+	t.Helper()
+	if err := m.Rec.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var lines []metrics.Line
+	for raw := range bytes.Lines(m.out.Bytes()) {
+		l, err := metrics.Parse(bytes.TrimSpace(raw))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, raw)
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// Counts returns what the engine has counted so far: Messages by outcome,
+// and ReceivePauses.
+func (m *Meter) Counts(t testing.TB) map[string]float64 {
+	t.Helper()
+	got := map[string]float64{}
+	for _, l := range m.Lines(t) {
+		if o, ok := l.Dims[metrics.DimOutcome]; ok {
+			got[o] += l.Sum(metrics.Messages)
+		}
+		if _, ok := l.Values[metrics.ReceivePauses]; ok {
+			got[metrics.ReceivePauses] += l.Sum(metrics.ReceivePauses)
+		}
+	}
+	return got
+}
+
+// Stats are the engine's counts read back from its metrics: every received
+// message has exactly one outcome, so Received is their sum; Poison counts
+// the malformed receives, DeadLettered those that were the last before the
+// DLQ.
+type Stats struct {
+	Received, Succeeded, Failed, Poison, DeadLettered, Released, Pauses int64
+}
+
+func (m *Meter) Stats(t testing.TB) Stats {
+	t.Helper()
+	c := m.Counts(t)
+	n := func(keys ...string) (sum int64) {
+		for _, k := range keys {
+			sum += int64(c[k])
+		}
+		return sum
+	}
+	return Stats{
+		Received:     n(metrics.OutcomeProcessed, metrics.OutcomeDuplicate, metrics.OutcomeRetry, metrics.OutcomePoison, metrics.OutcomeDeadLettered, metrics.OutcomeReleased),
+		Succeeded:    n(metrics.OutcomeProcessed, metrics.OutcomeDuplicate),
+		Failed:       n(metrics.OutcomeRetry),
+		Poison:       n(metrics.OutcomePoison, metrics.OutcomeDeadLettered),
+		DeadLettered: n(metrics.OutcomeDeadLettered),
+		Released:     n(metrics.OutcomeReleased),
+		Pauses:       n(metrics.ReceivePauses),
+	}
 }
 
 // TestEngineRecordsOneOutcomePerMessage: each handled receive is counted
@@ -47,44 +116,24 @@ func TestEngineRecordsOneOutcomePerMessage(t *testing.T) {
 		msg("poison", "not json", "1"),
 		msg("dead", "not json", "3"),
 	)
-	h := handlerFn(func(_ context.Context, ev events.OrderPlaced) (string, error) {
+	h := HandlerFunc(func(_ context.Context, ev events.OrderPlaced) (Outcome, error) {
 		switch ev.Order.ID {
 		case testOrderID(2):
-			return metrics.OutcomeDuplicate, nil
+			return Duplicate, nil
 		case testOrderID(3):
 			return "", errors.New("throttled")
 		}
 		return "fulfilled", nil
 	})
-	var out lockedBuffer
-	rec := metrics.New(&out, "fulfilment", time.Now)
-	e := New(client, h, Config{QueueURL: testQueueURL, WaitTime: time.Second, DrainTimeout: 200 * time.Millisecond, ProbeBase: time.Hour},
-		slog.New(slog.NewTextHandler(io.Discard, nil))).WithMetrics(rec)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	eventually(t, "five messages handled", func() bool {
-		s := e.Stats()
-		return s.Succeeded+s.Failed+s.Poison == 5
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Flush(); err != nil {
+	m, stop, _ := startTestEngine(t, client, h, Config{})
+	eventually(t, "five messages handled", func() bool { return m.Stats(t).Received == 5 })
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	got := map[string]float64{}
+	got := m.Counts(t)
 	var durations, ages []float64
-	for _, raw := range bytes.Split(bytes.TrimSpace(out.b.Bytes()), []byte("\n")) {
-		l, err := metrics.Parse(raw)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, raw)
-		}
-		if o, ok := l.Dims[metrics.DimOutcome]; ok {
-			got[o] += l.Sum(metrics.Messages)
-		}
+	for _, l := range m.Lines(t) {
 		durations = append(durations, l.Values[metrics.HandlerDuration]...)
 		ages = append(ages, l.Values[metrics.MessageAge]...)
 	}

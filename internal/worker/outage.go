@@ -10,7 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
-	backoff "github.com/pubsub-app/pubsub/internal/retry"
+	"github.com/pubsub-app/pubsub/internal/backoff"
+	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
 // Prober is what a handler offers to tell whether the dependency it failed
@@ -101,7 +102,7 @@ func (e *Engine) outage(ctx context.Context, cause error) {
 	if !e.gate.close() {
 		return
 	}
-	e.pauses.Add(1)
+	e.metrics.Add(metrics.ReceivePauses, 1)
 	e.log.Warn("dependency failing: receiving paused, probing it", "error", cause.Error())
 	go e.probe(ctx)
 }
@@ -111,7 +112,7 @@ func (e *Engine) outage(ctx context.Context, cause error) {
 func (e *Engine) probe(ctx context.Context) {
 	prober, _ := e.handler.(Prober)
 	for attempt := 1; ; attempt++ {
-		sleep(ctx, backoff.Backoff(e.cfg.ProbeBase, e.cfg.ProbeMax, attempt))
+		sleep(ctx, backoff.Delay(probeBase, probeMax, attempt))
 		if ctx.Err() != nil {
 			e.gate.reopen()
 			return
@@ -119,7 +120,7 @@ func (e *Engine) probe(ctx context.Context) {
 		if prober == nil {
 			break // try the next message
 		}
-		pctx, cancel := context.WithTimeout(ctx, e.cfg.ProbeTimeout)
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		err := prober.Probe(pctx)
 		cancel()
 		if err == nil || !Transient(err) {

@@ -56,7 +56,7 @@ type dependency struct {
 	handled []string
 }
 
-func (d *dependency) Handle(ctx context.Context, ev events.OrderPlaced) (string, error) {
+func (d *dependency) Handle(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 	if d.down.Load() {
 		return "", fmt.Errorf("record order %s: %w", ev.Order.ID, &types.ProvisionedThroughputExceededException{Message: aws.String("throughput exceeded")})
 	}
@@ -89,22 +89,18 @@ func (d *dependency) handledIDs() []string {
 // everything is handled.
 func TestEngineOutagePausesReceiving(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t,
-			sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"),
-			sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"),
-			sqsMessage("h3", snsNotification(t, testTopicARN, testOrder(3)), "1"),
-		)
+		client := newFakeSQS(t, orderMessages(t, 1, 3)...)
 		client.visibility = 30 * time.Second
 		dep := &dependency{}
 		dep.down.Store(true)
-		e, stop, _ := startTestEngine(t, client, dep, Config{Concurrency: 1, VisibilityTimeout: 30 * time.Second, RetryBase: 2 * time.Second})
+		m, stop, _ := startTestEngine(t, client, dep, Config{Concurrency: 1, VisibilityTimeout: 30 * time.Second, RetryBase: 2 * time.Second})
 
 		synctest.Wait() // h1 failed, h2 and h3 wait
-		if got := e.Stats(); got.Failed != 1 || got.Pauses != 1 {
+		if got := m.Stats(t); got.Failed != 1 || got.Pauses != 1 {
 			t.Fatalf("after the first failure: %+v; want 1 failed, 1 pause", got)
 		}
 		receives := len(client.waitTimes())
-		client.push(sqsMessage("h4", snsNotification(t, testTopicARN, testOrder(4)), "1"))
+		client.push(orderMessages(t, 4, 4)...)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		if got := len(client.waitTimes()); got != receives {
@@ -113,7 +109,7 @@ func TestEngineOutagePausesReceiving(t *testing.T) {
 		if client.queued() != 1 {
 			t.Errorf("%d messages in the queue during the outage; want the 1 that arrived, untouched", client.queued())
 		}
-		if got := e.Stats().Failed; got != 1 {
+		if got := m.Stats(t).Failed; got != 1 {
 			t.Errorf("%d handler failures during the outage; want only the first (the rest wait)", got)
 		}
 		// Back-off 1s doubling to 30s: about 24 probes in 10 minutes, not one a second.
@@ -138,7 +134,7 @@ func TestEngineOutagePausesReceiving(t *testing.T) {
 		if len(vis) == 0 || vis[0] != (visChange{"h1", 2}) {
 			t.Errorf("visibility changes %v; want h1 handed back first with its 2s back-off", vis)
 		}
-		if got := e.Stats().Pauses; got != 1 {
+		if got := m.Stats(t).Pauses; got != 1 {
 			t.Errorf("pauses = %d; want 1", got)
 		}
 	})
@@ -148,12 +144,9 @@ func TestEngineOutagePausesReceiving(t *testing.T) {
 // (not a dependency's) backs off that message alone.
 func TestEngineKeepsReceivingOnMessageErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t,
-			sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"),
-			sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"),
-		)
+		client := newFakeSQS(t, orderMessages(t, 1, 2)...)
 		var handled atomic.Int32
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 			if ev.Order.ID == testOrderID(1) {
 				return "", errors.New("this order breaks a rule")
 			}
@@ -161,12 +154,12 @@ func TestEngineKeepsReceivingOnMessageErrors(t *testing.T) {
 			return "fulfilled", nil
 		}), Config{Concurrency: 1})
 		synctest.Wait()
-		client.push(sqsMessage("h3", snsNotification(t, testTopicARN, testOrder(3)), "1"))
+		client.push(orderMessages(t, 3, 3)...)
 		synctest.Wait()
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.Stats(); got.Pauses != 0 || handled.Load() != 2 {
+		if got := m.Stats(t); got.Pauses != 0 || handled.Load() != 2 {
 			t.Errorf("stats %+v, %d handled; want no pause and h2, h3 handled", got, handled.Load())
 		}
 	})
@@ -176,14 +169,11 @@ func TestEngineKeepsReceivingOnMessageErrors(t *testing.T) {
 // with the next message once the back-off has passed.
 func TestEngineOutageWithoutProber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t,
-			sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"),
-			sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"),
-		)
+		client := newFakeSQS(t, orderMessages(t, 1, 2)...)
 		var down atomic.Bool
 		down.Store(true)
 		var calls atomic.Int32
-		e, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+		m, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 			calls.Add(1)
 			if down.Load() {
 				return "", &smithy.GenericAPIError{Code: "ThrottlingException"}
@@ -200,7 +190,7 @@ func TestEngineOutageWithoutProber(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.Stats(); got.Succeeded != 1 || got.Pauses != 1 {
+		if got := m.Stats(t); got.Succeeded != 1 || got.Pauses != 1 {
 			t.Errorf("stats %+v; want h2 handled after one pause", got)
 		}
 	})
@@ -210,13 +200,10 @@ func TestEngineOutageWithoutProber(t *testing.T) {
 // messages waiting are handed back unstarted.
 func TestEngineStopsDuringOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client := newFakeSQS(t,
-			sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1"),
-			sqsMessage("h2", snsNotification(t, testTopicARN, testOrder(2)), "1"),
-		)
+		client := newFakeSQS(t, orderMessages(t, 1, 2)...)
 		dep := &dependency{}
 		dep.down.Store(true)
-		e, stop, _ := startTestEngine(t, client, dep, Config{Concurrency: 1})
+		m, stop, _ := startTestEngine(t, client, dep, Config{Concurrency: 1})
 		synctest.Wait()
 		began := time.Now()
 		if err := stop(); err != nil {
@@ -225,7 +212,7 @@ func TestEngineStopsDuringOutage(t *testing.T) {
 		if took := time.Since(began); took > 2*time.Second {
 			t.Errorf("Run took %v to stop during the outage; want it prompt", took)
 		}
-		if got := e.Stats(); got.Released != 1 {
+		if got := m.Stats(t); got.Released != 1 {
 			t.Errorf("stats %+v; want h2 handed back unstarted", got)
 		}
 	})

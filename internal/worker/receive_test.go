@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -40,9 +39,9 @@ func (f *flakySQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInp
 // however loaded the machine.
 func TestEngineRetriesReceiveErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		client := &flakySQS{fakeSQS: newFakeSQS(t, sqsMessage("h1", snsNotification(t, testTopicARN, testOrder(1)), "1")), failures: 2}
+		client := &flakySQS{fakeSQS: newFakeSQS(t, orderMessages(t, 1, 1)...), failures: 2}
 		handled := make(chan struct{}, 1)
-		h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { handled <- struct{}{}; return "ok", nil })
+		h := HandlerFunc(func(context.Context, events.OrderPlaced) (Outcome, error) { handled <- struct{}{}; return "ok", nil })
 		_, stop, done := startTestEngine(t, client, h, Config{})
 		select {
 		case <-handled:
@@ -74,14 +73,12 @@ func TestEngineRetriesReceiveErrors(t *testing.T) {
 func TestEngineKeepsGoroutinesFlat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client := newFakeSQS(t)
-		h := handlerFn(func(context.Context, events.OrderPlaced) (string, error) { return "ok", nil })
-		e, _, _ := startTestEngine(t, client, h, Config{})
+		h := HandlerFunc(func(context.Context, events.OrderPlaced) (Outcome, error) { return "ok", nil })
+		m, _, _ := startTestEngine(t, client, h, Config{})
 		round := func(from int) int {
-			for i := from; i < from+300; i++ {
-				client.push(sqsMessage("h"+strconv.Itoa(i), snsNotification(t, testTopicARN, testOrder(i)), "1"))
-			}
+			client.push(orderMessages(t, from, from+299)...)
 			eventually(t, "the round handled and deleted", func() bool {
-				return e.Stats().Succeeded == int64(from+300) && len(client.deleted()) == from+300
+				return m.Stats(t).Succeeded == int64(from+300) && len(client.deleted()) == from+300
 			})
 			synctest.Wait() // finished work unwound, the engine idle in its poll
 			return runtime.NumGoroutine()

@@ -28,13 +28,9 @@ type msgTracer struct {
 }
 
 func newMsgTracer(cfg Config) msgTracer {
-	name := cfg.Name
-	if name == "" {
-		name = "worker"
-	}
 	return msgTracer{
 		tracer: otel.Tracer("github.com/pubsub-app/pubsub/internal/worker"),
-		name:   name + " process",
+		name:   cfg.Name + " process",
 		queue:  cfg.QueueURL[strings.LastIndexByte(cfg.QueueURL, '/')+1:],
 	}
 }
@@ -63,9 +59,8 @@ func (msgTracer) order(span trace.Span, id string) {
 	}
 }
 
-// end records the handler's outcome ("fulfilled", "duplicate", ...) or error
-// on the span; the caller ends it.
-func (msgTracer) end(span trace.Span, outcome string, err error) {
+// end records the handler's outcome or error on the span; the caller ends it.
+func (msgTracer) end(span trace.Span, outcome Outcome, err error) {
 	if !span.IsRecording() {
 		return
 	}
@@ -74,5 +69,5 @@ func (msgTracer) end(span trace.Span, outcome string, err error) {
 		span.SetStatus(codes.Error, "message not processed")
 		return
 	}
-	span.SetAttributes(attribute.String("outcome", outcome))
+	span.SetAttributes(attribute.String("outcome", string(outcome)))
 }

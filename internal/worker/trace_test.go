@@ -19,13 +19,7 @@ import (
 
 // tracedNotification is snsNotification with the trace context of ctx in the
 // envelope's message attributes, as the publisher writes it.
-func tracedNotification(t *testing.T, ctx context.Context, i int) string {
-	t.Helper()
-	return tracedNotificationFrom(t, ctx, testTopicARN, i)
-}
-
-// tracedNotificationFrom is tracedNotification from the topic topicARN.
-func tracedNotificationFrom(t *testing.T, ctx context.Context, topicARN string, i int) string {
+func tracedNotification(t *testing.T, ctx context.Context, topicARN string, i int) string {
 	t.Helper()
 	var env map[string]any
 	if err := json.Unmarshal([]byte(snsNotification(t, topicARN, testOrder(i))), &env); err != nil {
@@ -59,13 +53,13 @@ func TestEngineContinuesTheTrace(t *testing.T) {
 	forger.End()
 	forgedFrom := "arn:aws:sns:eu-west-1:999999999999:" + testTopic
 	client := newFakeSQS(t,
-		sqsMessage("h-1", tracedNotification(t, pctx, 1), "1"),
+		sqsMessage("h-1", tracedNotification(t, pctx, testTopicARN, 1), "1"),
 		sqsMessage("h-2", "not an envelope", "1"),
-		sqsMessage("h-3", tracedNotificationFrom(t, fctx, forgedFrom, 2), "1"),
+		sqsMessage("h-3", tracedNotification(t, fctx, forgedFrom, 2), "1"),
 	)
 	var mu sync.Mutex
 	var inHandler trace.SpanContext
-	_, stop, _ := startTestEngine(t, client, handlerFn(func(ctx context.Context, ev events.OrderPlaced) (string, error) {
+	_, stop, _ := startTestEngine(t, client, HandlerFunc(func(ctx context.Context, ev events.OrderPlaced) (Outcome, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		inHandler = trace.SpanContextFromContext(ctx)
@@ -125,12 +119,5 @@ func TestEngineContinuesTheTrace(t *testing.T) {
 		default:
 			t.Errorf("span for message %q", id)
 		}
-	}
-}
-
-// TestEngineSpanDefaultName: an engine without a Name still names its spans.
-func TestEngineSpanDefaultName(t *testing.T) {
-	if got := newMsgTracer(Config{QueueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/q"}); got.name != "worker process" || got.queue != "q" {
-		t.Errorf("newMsgTracer = %q on queue %q; want \"worker process\" on \"q\"", got.name, got.queue)
 	}
 }

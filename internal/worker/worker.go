@@ -10,16 +10,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/pubsub-app/pubsub/internal/backoff"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/metrics"
-	"github.com/pubsub-app/pubsub/internal/retry"
 )
 
 // SQSAPI is the part of the SQS client the engine uses.
@@ -31,11 +30,27 @@ type SQSAPI interface {
 }
 
 // Handler does a worker's job for one order. It must be idempotent: the same
-// event can arrive more than once. The outcome is a short word for the log
-// ("fulfilled", "duplicate", ...). An error wrapping ErrPermanent is treated
-// like a malformed message: it will never succeed, so it goes to the DLQ.
+// event can arrive more than once, and one whose effect is already recorded
+// is a Duplicate. An error wrapping ErrPermanent is treated like a malformed
+// message: it will never succeed, so it goes to the DLQ.
 type Handler interface {
-	Handle(ctx context.Context, e events.OrderPlaced) (outcome string, err error)
+	Handle(ctx context.Context, e events.OrderPlaced) (Outcome, error)
+}
+
+// Outcome is what a handler made of an event: a short word for its log line
+// and span ("fulfilled", "coupon issued", ...), each handler naming its own.
+// The engine tells only Duplicate apart: it counts the rest as processed.
+type Outcome string
+
+// Duplicate is the outcome of an event whose effect was already recorded.
+const Duplicate Outcome = metrics.OutcomeDuplicate
+
+// metric is the outcome's value of the Messages metric's outcome dimension.
+func (o Outcome) metric() string {
+	if o == Duplicate {
+		return metrics.OutcomeDuplicate
+	}
+	return metrics.OutcomeProcessed
 }
 
 // ErrPermanent marks a handler error that retrying cannot fix.
@@ -48,48 +63,39 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 
-	gate  *gate // shut while a dependency is down
-	trace msgTracer
-	// metrics records outcomes, durations and ages (nil: none).
+	gate    *gate // shut while a dependency is down
+	trace   msgTracer
 	metrics *metrics.Recorder
-
-	received, succeeded, failed, poison, deadLettered, released, pauses atomic.Int64
 }
 
-// New returns an engine for cfg.QueueURL.
-func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger) *Engine {
-	cfg.setDefaults()
-	return &Engine{client: client, handler: h, cfg: cfg, log: log, gate: newGate(), trace: newMsgTracer(cfg)}
+// New returns an engine for cfg.QueueURL, or an error naming what cfg lacks.
+// It records its messages by outcome, handler durations, message ages and
+// pauses on rec (the metrics package's names; nil records nothing).
+func New(client SQSAPI, h Handler, cfg Config, log *slog.Logger, rec *metrics.Recorder) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{client: client, handler: h, cfg: cfg, log: log, gate: newGate(), trace: newMsgTracer(cfg), metrics: rec}, nil
 }
 
-// WithMetrics makes the engine record its messages by outcome, handler
-// durations and message ages on m (the metrics package's names), and
-// returns the engine.
-func (e *Engine) WithMetrics(m *metrics.Recorder) *Engine {
-	e.metrics = m
-	return e
-}
-
-// Run receives and handles messages until ctx is cancelled, then stops
+// Run receives and handles messages until runCtx is cancelled, then stops
 // receiving, gives in-flight handlers up to DrainTimeout to finish, deletes
 // what succeeded, hands back what did not and returns nil. A receive in
 // flight at the cancellation is let finish and its messages handed back, so
 // Run returns within max(DrainTimeout, WaitTime) of the cancellation.
-func (e *Engine) Run(ctx context.Context) error {
-	// Handlers, heartbeats and deletes outlive ctx by the drain budget.
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+func (e *Engine) Run(runCtx context.Context) error {
+	// Handlers, heartbeats and deletes outlive runCtx by the drain budget.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(runCtx))
 	defer cancelWork()
 	// The drain budget runs from the cancellation, whatever is still in
 	// flight then: handlers, and the receive that is let finish (see receive).
 	runDone, polled := make(chan struct{}), make(chan struct{})
 	defer close(runDone)
-	go e.cutOffAfterDrainBudget(ctx, runDone, polled, cancelWork)
-	del := newDeleter(context.WithoutCancel(ctx), e.client, e.cfg.QueueURL, e.log)
+	go e.cutOffAfterDrainBudget(runCtx, runDone, polled, cancelWork)
+	del := newDeleter(context.WithoutCancel(runCtx), e.client, e.cfg.QueueURL, e.log)
 	hb := newHeartbeat(e.client, e.cfg.QueueURL, e.cfg.VisibilityTimeout, e.log)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); hb.run(workCtx) }()
-	statsDone := make(chan struct{})
-	go e.logStats(ctx, statsDone)
 
 	// A fixed pool of handlers: long-lived goroutines keep their grown
 	// stacks, where a goroutine per message would grow a new one each time.
@@ -105,12 +111,12 @@ func (e *Engine) Run(ctx context.Context) error {
 				// While a dependency is down, a message received ahead waits
 				// (the heartbeat keeps it hidden) rather than fail and burn a
 				// receive.
-				if !e.gate.wait(ctx) || ctx.Err() != nil {
+				if !e.gate.wait(runCtx) || runCtx.Err() != nil {
 					// Draining: what has not started goes back at once.
 					hb.remove(m)
 					e.handBack(m, "message handed back unstarted", []slog.Attr{slog.String("message_id", aws.ToString(m.MessageId))})
 				} else {
-					e.process(ctx, workCtx, m, del, hb)
+					e.process(runCtx, workCtx, m, del, hb)
 				}
 				<-slots
 			}
@@ -121,8 +127,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	// costs the same for 1 message as for 10.
 	var receiveFailures int
 receiving:
-	for ctx.Err() == nil {
-		if !e.gate.wait(ctx) {
+	for runCtx.Err() == nil {
+		if !e.gate.wait(runCtx) {
 			break
 		}
 		n := 0
@@ -130,25 +136,25 @@ receiving:
 			select {
 			case slots <- struct{}{}:
 				n++
-			case <-ctx.Done():
+			case <-runCtx.Done():
 				for range n {
 					<-slots
 				}
 				break receiving
 			}
 		}
-		msgs, err := e.receive(ctx, n)
+		msgs, err := e.receive(runCtx, n)
 		for range n - len(msgs) {
 			<-slots
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if runCtx.Err() != nil {
 				break
 			}
 			receiveFailures++
-			wait := retry.Backoff(time.Second, 30*time.Second, receiveFailures)
+			wait := backoff.Delay(time.Second, 30*time.Second, receiveFailures)
 			e.log.Error("receive failed, retrying", "error", err, "retry_in", wait.String())
-			sleep(ctx, wait)
+			sleep(runCtx, wait)
 			continue
 		}
 		receiveFailures = 0
@@ -165,18 +171,17 @@ receiving:
 	cancelWork()
 	<-hbDone
 	del.close()
-	<-statsDone
-	e.log.Info("worker stopped", statsAttrs(e.Stats())...)
+	e.log.Info("worker stopped")
 	return nil
 }
 
 // cutOffAfterDrainBudget cancels the handlers' context DrainTimeout after
-// ctx is cancelled, unless Run returns first: handlers cut off hand their
+// runCtx is cancelled, unless Run returns first: handlers cut off hand their
 // messages back. Never while the engine's own poll is still open (polled not
 // yet closed): the poll would take back at once what a handler hands back.
-func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone, polled <-chan struct{}, cancelWork context.CancelFunc) {
+func (e *Engine) cutOffAfterDrainBudget(runCtx context.Context, runDone, polled <-chan struct{}, cancelWork context.CancelFunc) {
 	select {
-	case <-ctx.Done():
+	case <-runCtx.Done():
 	case <-runDone:
 		return
 	}
@@ -201,13 +206,13 @@ func (e *Engine) cutOffAfterDrainBudget(ctx context.Context, runDone, polled <-c
 const receiveGrace = 10 * time.Second
 
 // receive long-polls for up to n messages. The poll is never abandoned when
-// ctx is cancelled: SQS would go on polling for a client that is gone, and
+// runCtx is cancelled: SQS would go on polling for a client that is gone, and
 // a message it found then (a new one, or one another task just handed back)
 // would stay hidden for the whole visibility timeout. So the poll runs to
 // its end (WaitTime at most, within the drain budget), and whatever it
 // returns after the cancellation is handed back at once by the pool.
-func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.WaitTime+receiveGrace)
+func (e *Engine) receive(runCtx context.Context, n int) ([]types.Message, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), e.cfg.WaitTime+receiveGrace)
 	defer cancel()
 	out, err := e.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(e.cfg.QueueURL),
@@ -218,7 +223,6 @@ func (e *Engine) receive(ctx context.Context, n int) ([]types.Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", e.cfg.QueueURL, err)
 	}
-	e.received.Add(int64(len(out.Messages)))
 	return out.Messages, nil
 }
 

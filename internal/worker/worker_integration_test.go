@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -28,10 +29,10 @@ import (
 type recorder struct {
 	worker.Handler
 	mu       sync.Mutex
-	outcomes []string
+	outcomes []worker.Outcome
 }
 
-func (r *recorder) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (r *recorder) Handle(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 	out, err := r.Handler.Handle(ctx, e)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -41,46 +42,61 @@ func (r *recorder) Handle(ctx context.Context, e events.OrderPlaced) (string, er
 	return out, err
 }
 
-func (r *recorder) Outcomes() []string {
+func (r *recorder) Outcomes() []worker.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.outcomes...)
+	return append([]worker.Outcome(nil), r.outcomes...)
 }
 
-// startEngine runs an engine until the test ends, with short waits so the
-// test is quick, and returns it.
-func startEngine(t *testing.T, cfg aws.Config, h worker.Handler, queueURL string) *worker.Engine {
+// deployed starts the emulator and deploys the stack on it, for a test
+// that has limit to run.
+func deployed(t *testing.T, limit time.Duration) (*integration.Emulator, *topology.Deployment, context.Context) {
 	t.Helper()
-	return startEngineWith(t, cfg, h, worker.Config{QueueURL: queueURL})
+	emu := integration.Start(t)
+	_, dep := emu.Deploy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	return emu, dep, ctx
 }
 
-// startEngineWith is startEngine with more of the configuration given; waits
-// left zero are short.
-func startEngineWith(t *testing.T, cfg aws.Config, h worker.Handler, c worker.Config) *worker.Engine {
+// startEngine runs an engine on queueURL, accepting dep's orders topic, until
+// the test ends, with short waits so the test is quick, and returns its
+// metrics.
+func startEngine(t *testing.T, cfg aws.Config, dep *topology.Deployment, h worker.Handler, queueURL string) *worker.Meter {
 	t.Helper()
-	if c.WaitTime == 0 {
-		c.WaitTime = time.Second
+	m, _ := startEngineWith(context.Background(), t, cfg, h, engineConfig(dep, worker.Config{QueueURL: queueURL}))
+	return m
+}
+
+// engineConfig is worker.ConfigForTest(c) accepting dep's orders topic,
+// with a quick retry.
+func engineConfig(dep *topology.Deployment, c worker.Config) worker.Config {
+	c.TopicARN = dep.Topics["publisher:ordersTopic"]
+	c.RetryBase = cmp.Or(c.RetryBase, time.Second)
+	return worker.ConfigForTest(c)
+}
+
+// startEngineWith runs an engine with configuration c until ctx ends, the
+// test ends or stop is called, and returns its metrics; stop cancels Run's
+// context and returns Run's result.
+func startEngineWith(ctx context.Context, t *testing.T, cfg aws.Config, h worker.Handler, c worker.Config) (m *worker.Meter, stop func() error) {
+	t.Helper()
+	m = worker.NewMeter()
+	e, err := worker.New(sqs.NewFromConfig(cfg), h, c, slog.New(slog.NewJSONHandler(io.Discard, nil)), m.Rec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if c.PoisonDelay == 0 {
-		c.PoisonDelay = time.Second
-	}
-	if c.RetryBase == 0 {
-		c.RetryBase = time.Second
-	}
-	e := worker.New(sqs.NewFromConfig(cfg), h, c, discardLogger())
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
+	stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("engine: %v", err)
 		}
 	})
-	return e
+	return m, stop
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
@@ -110,28 +126,31 @@ func newOrder(t *testing.T, amount string) order.Order {
 	return order.Order{ID: order.NewID(), Customer: "Grace Hopper", Amount: c, CreatedAt: time.Now().UTC()}
 }
 
+// countItems counts a table's records across scan pages.
 func countItems(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) int {
 	t.Helper()
-	out, err := db.Scan(ctx, &dynamodb.ScanInput{
-		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+	n := 0
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true), Select: "COUNT",
 		// The coupons table also holds the items that claim each coupon code.
 		FilterExpression:          aws.String("NOT begins_with(orderId, :claim)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":claim": &types.AttributeValueMemberS{Value: promotion.CodeKeyPrefix}},
 	})
-	if err != nil {
-		t.Fatal(err)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(out.Count)
 	}
-	return int(out.Count)
+	return n
 }
 
 // TestMalformedMessageReachesDLQ sends a message that cannot be decoded to the
 // fulfilment queue: it is received exactly 3 times (the manifest's tries),
 // lands in the DLQ, and the worker goes on to fulfil the next good order.
 func TestMalformedMessageReachesDLQ(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	svc := dep.Services["fulfilment"]
 	client := sqs.NewFromConfig(emu.Config)
 	db := dynamodb.NewFromConfig(emu.Config)
@@ -140,7 +159,7 @@ func TestMalformedMessageReachesDLQ(t *testing.T) {
 	if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(svc.QueueURL), MessageBody: aws.String(poison)}); err != nil {
 		t.Fatal(err)
 	}
-	e := startEngine(t, emu.Config, fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now), svc.QueueURL)
+	m := startEngine(t, emu.Config, dep, fulfilment.NewHandler(db, svc.Tables["fulfilmentsTable"], time.Now), svc.QueueURL)
 	good := newOrder(t, "42.00")
 	publish(ctx, t, emu.Config, dep, good)
 
@@ -158,11 +177,11 @@ func TestMalformedMessageReachesDLQ(t *testing.T) {
 	if len(dead) != 1 || dead[0] != poison {
 		t.Errorf("DLQ holds %q, want just the malformed message", dead)
 	}
-	waitFor(t, "the good order fulfilled", 30*time.Second, func() bool { return e.Stats().Succeeded == 1 })
+	waitFor(t, "the good order fulfilled", 30*time.Second, func() bool { return m.Stats(t).Succeeded == 1 })
 	if n := countItems(ctx, t, db, svc.Tables["fulfilmentsTable"]); n != 1 {
 		t.Errorf("fulfilments = %d, want 1", n)
 	}
-	if got := e.Stats().Poison; got != 3 {
+	if got := m.Stats(t).Poison; got != 3 {
 		t.Errorf("malformed message received %d times, want 3 (dead_letter.tries)", got)
 	}
 }
@@ -170,10 +189,7 @@ func TestMalformedMessageReachesDLQ(t *testing.T) {
 // TestDuplicateDeliveryHasOneEffect publishes the same OrderPlaced event twice,
 // as SNS may deliver it: one fulfilment and one coupon result.
 func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
-	emu := integration.Start(t)
-	_, dep := emu.Deploy(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	emu, dep, ctx := deployed(t, 2*time.Minute)
 	db := dynamodb.NewFromConfig(emu.Config)
 	ful, pro := dep.Services["fulfilment"], dep.Services["promotion"]
 
@@ -183,8 +199,8 @@ func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
 
 	fr := &recorder{Handler: fulfilment.NewHandler(db, ful.Tables["fulfilmentsTable"], time.Now)}
 	pr := &recorder{Handler: promotion.NewHandler(db, pro.Tables["couponsTable"], time.Now)}
-	startEngine(t, emu.Config, fr, ful.QueueURL)
-	startEngine(t, emu.Config, pr, pro.QueueURL)
+	startEngine(t, emu.Config, dep, fr, ful.QueueURL)
+	startEngine(t, emu.Config, dep, pr, pro.QueueURL)
 	waitFor(t, "both deliveries handled by both workers", time.Minute, func() bool {
 		return len(fr.Outcomes()) == 2 && len(pr.Outcomes()) == 2
 	})
@@ -193,7 +209,7 @@ func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
 		name  string
 		rec   *recorder
 		table string
-		first string
+		first worker.Outcome
 	}{
 		{"fulfilment", fr, ful.Tables["fulfilmentsTable"], fulfilment.OutcomeFulfilled},
 		{"promotion", pr, pro.Tables["couponsTable"], promotion.OutcomeIssued},
@@ -202,7 +218,7 @@ func TestDuplicateDeliveryHasOneEffect(t *testing.T) {
 			t.Errorf("%s: %d items, want 1", tc.name, n)
 		}
 		got := tc.rec.Outcomes()
-		if !(got[0] == tc.first && got[1] == "duplicate") && !(got[1] == tc.first && got[0] == "duplicate") {
+		if !(got[0] == tc.first && got[1] == worker.Duplicate) && !(got[1] == tc.first && got[0] == worker.Duplicate) {
 			t.Errorf("%s outcomes = %q, want one %q and one duplicate", tc.name, got, tc.first)
 		}
 	}

@@ -17,8 +17,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
 
@@ -148,8 +150,8 @@ const (
 // never fires.
 func TestAlarmMetricsAreKnown(t *testing.T) {
 	var n int
-	for _, f := range addonFiles(t) {
-		alarms, err := alarmsOf(f.rel, f.tpl)
+	for _, f := range addons(t) {
+		alarms, err := alarmsOf("copilot/"+f.Path, f.Template)
 		if err != nil {
 			t.Error(err)
 			continue
@@ -182,8 +184,8 @@ func TestAlarmMetricsAreKnown(t *testing.T) {
 			if a.namespace == metrics.Namespace {
 				// Our metrics carry the service's own name: the addon's Name (Copilot passes the
 				// workload's name) or the name written out.
-				if v := a.dims[metrics.DimService]; describe(v) != "Ref Name" && v != f.workload {
-					t.Errorf("%s: dimension %s = %s; want !Ref Name or %q", a.where, metrics.DimService, describe(v), f.workload)
+				if v := a.dims[metrics.DimService]; describe(v) != "Ref Name" && v != f.Workload {
+					t.Errorf("%s: dimension %s = %s; want !Ref Name or %q", a.where, metrics.DimService, describe(v), f.Workload)
 				}
 				// And the environment's: an alarm of the test environment must never watch (and
 				// page for) production's series. Copilot passes it as the addon's Env.
@@ -204,7 +206,7 @@ func TestAlarmMetricsAreKnown(t *testing.T) {
 // message in the dead-letter queue"); an e-mail subscription exists only when its address
 // parameter is set.
 func TestEachServiceHasItsAlarms(t *testing.T) {
-	files := addonFiles(t)
+	files := addons(t)
 	for _, svc := range integration.LoadTopology(t).Services {
 		t.Run(svc.Name, func(t *testing.T) {
 			want, ok := wantAlarms[svc.Type]
@@ -213,10 +215,10 @@ func TestEachServiceHasItsAlarms(t *testing.T) {
 			}
 			found := map[string]int{}
 			for _, f := range files {
-				if f.workload != svc.Name {
+				if f.Workload != svc.Name {
 					continue
 				}
-				alarms, err := alarmsOf(f.rel, f.tpl)
+				alarms, err := alarmsOf("copilot/"+f.Path, f.Template)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -247,7 +249,7 @@ func TestEachServiceHasItsAlarms(t *testing.T) {
 }
 
 // checkActions: the alarm notifies a topic of its own template, on alarm and on recovery.
-func checkActions(t *testing.T, f addonFile, a alarm) {
+func checkActions(t *testing.T, f topology.Addon, a alarm) {
 	t.Helper()
 	for _, key := range []string{"AlarmActions", "OKActions"} {
 		actions, _ := a.props[key].([]any)
@@ -256,8 +258,8 @@ func checkActions(t *testing.T, f addonFile, a alarm) {
 		}
 		for _, act := range actions {
 			name, ok := cfn.Ref(act)
-			if !ok || f.tpl.Resources[name].Type != "AWS::SNS::Topic" {
-				t.Errorf("%s: %s has %s; want !Ref of an AWS::SNS::Topic in %s", a.where, key, describe(act), f.rel)
+			if !ok || f.Template.Resources[name].Type != "AWS::SNS::Topic" {
+				t.Errorf("%s: %s has %s; want !Ref of an AWS::SNS::Topic in %s", a.where, key, describe(act), "copilot/"+f.Path)
 			}
 		}
 	}
@@ -267,13 +269,13 @@ func checkActions(t *testing.T, f addonFile, a alarm) {
 }
 
 // checkThreshold: a threshold is a Number parameter with a default, or 0.
-func checkThreshold(t *testing.T, f addonFile, a alarm) {
+func checkThreshold(t *testing.T, f topology.Addon, a alarm) {
 	t.Helper()
 	v := a.props["Threshold"]
 	if name, ok := cfn.Ref(v); ok {
-		p, ok := f.tpl.Parameters[name]
+		p, ok := f.Template.Parameters[name]
 		if !ok || p.Type != "Number" || p.Default == nil {
-			t.Errorf("%s: Threshold !Ref %s; want a Number parameter of %s with a Default", a.where, name, f.rel)
+			t.Errorf("%s: Threshold !Ref %s; want a Number parameter of %s with a Default", a.where, name, "copilot/"+f.Path)
 		}
 		return
 	}
@@ -284,24 +286,24 @@ func checkThreshold(t *testing.T, f addonFile, a alarm) {
 
 // checkSubscriptions: every SNS subscription of an alarms template is an e-mail subscription
 // that exists only when its address parameter (default empty) is set.
-func checkSubscriptions(t *testing.T, f addonFile) {
+func checkSubscriptions(t *testing.T, f topology.Addon) {
 	t.Helper()
-	if len(f.tpl.OfType("AWS::CloudWatch::Alarm")) == 0 {
+	if len(f.Template.OfType("AWS::CloudWatch::Alarm")) == 0 {
 		return
 	}
-	for _, id := range f.tpl.OfType("AWS::SNS::Subscription") {
-		r := f.tpl.Resources[id]
-		where := f.rel + " " + id
+	for _, id := range f.Template.OfType("AWS::SNS::Subscription") {
+		r := f.Template.Resources[id]
+		where := "copilot/" + f.Path + " " + id
 		param, ok := cfn.Ref(r.Properties["Endpoint"])
 		if !ok {
 			t.Errorf("%s: Endpoint %s; want !Ref of a parameter", where, describe(r.Properties["Endpoint"]))
 			continue
 		}
-		if d := f.tpl.Parameters[param].Default; d != "" {
+		if d := f.Template.Parameters[param].Default; d != "" {
 			t.Errorf("%s: parameter %s has Default %v; want '' (no subscription unless set)", where, param, d)
 		}
 		// The condition must be Not(Equals(Ref param, '')), written either way round.
-		cond := describe(f.tpl.Conditions[r.Condition])
+		cond := describe(f.Template.Conditions[r.Condition])
 		if r.Condition == "" || (cond != describe(map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": param}, ""}}}}) &&
 			cond != describe(map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{"", map[string]any{"Ref": param}}}}})) {
 			t.Errorf("%s: Condition %q (%s); want one that is true only when %s is not ''", where, r.Condition, cond, param)
@@ -309,9 +311,9 @@ func checkSubscriptions(t *testing.T, f addonFile) {
 	}
 }
 
-// TestRenderedAlarmBindings: in the stacks Copilot renders, every parameter of
-// addons.parameters.yml reaches the AddonsStack as written; every parameter the addons declare
-// without a default is bound; every alarm dimension is !Ref of a bound parameter, bound to the
+// TestRenderedAlarmBindings: in the stacks Copilot renders, every alarm dimension is !Ref of a
+// parameter the AddonsStack binds (Copilot binds those of addons.parameters.yml, and refuses to
+// render an addons parameter without a default that it leaves unbound), bound to the
 // resource the alarm is meant to watch (wantAlarms), and that resource is the one the service
 // uses: the queue the worker reads (COPILOT_QUEUE_URI), that queue's dead-letter queue, the
 // target group of the ECS service, the task definition's task role, the environment's load
@@ -329,26 +331,6 @@ func TestRenderedAlarmBindings(t *testing.T) {
 				t.Fatalf("%s: no AddonsStack", r.StackFile(w.Name))
 			}
 			bound, _ := stackRes.Properties["Parameters"].(map[string]any)
-
-			for name, v := range addonsParameters(t, w.Name) {
-				got, ok := bound[name]
-				switch {
-				case !ok:
-					t.Errorf("AddonsStack does not pass %s; want %s, as copilot/%s/addons/addons.parameters.yml writes it", name, describe(v), w.Name)
-				case !cmp.Equal(got, v):
-					t.Errorf("AddonsStack parameter %s = %s; want %s, as copilot/%s/addons/addons.parameters.yml writes it", name, describe(got), describe(v), w.Name)
-				}
-			}
-			for _, name := range cfn.Keys(bound) {
-				if _, ok := addons.Parameters[name]; !ok {
-					t.Errorf("AddonsStack passes %s, which the addons stack does not declare", name)
-				}
-			}
-			for name, p := range addons.Parameters {
-				if _, ok := bound[name]; !ok && p.Default == nil {
-					t.Errorf("addons parameter %s has no default and the AddonsStack does not pass it", name)
-				}
-			}
 
 			alarms, err := alarmsOf(w.Name+".addons.stack.yml", addons)
 			if err != nil {
@@ -402,6 +384,10 @@ func TestRenderedAlarmBindings(t *testing.T) {
 // usedByService checks that the resource a binding names is the one the service uses.
 func usedByService(r *cfn.Rendered, svc, binding string) error {
 	tpl := r.Stacks[svc]
+	_, vars, err := r.Container(svc)
+	if err != nil {
+		return err
+	}
 	isType := func(name, typ string) error {
 		if got := tpl.Resources[name].Type; got != typ {
 			return fmt.Errorf("%s: resource %s is a %q; want a %s", binding, name, got, typ)
@@ -415,12 +401,12 @@ func usedByService(r *cfn.Rendered, svc, binding string) error {
 		}
 	case envBinding:
 		// The environment the addons are told is the one the containers are told, and the
-		// metrics name (internal/metrics reads COPILOT_ENVIRONMENT_NAME).
+		// metrics name (the services give internal/metrics COPILOT_ENVIRONMENT_NAME).
 		if got := r.Params[svc]["EnvName"]; got == "" {
 			return fmt.Errorf("parameter EnvName is empty")
 		}
-		if got := describe(containerVar(tpl, metrics.EnvVariable)); got != envBinding && got != `{"Fn::Sub":"${EnvName}"}` {
-			return fmt.Errorf("the container's %s = %s; want the stack's EnvName, which the alarms' env dimension is bound to", metrics.EnvVariable, got)
+		if got := describe(vars[copilot.EnvEnvironment]); got != envBinding && got != `{"Fn::Sub":"${EnvName}"}` {
+			return fmt.Errorf("the container's %s = %s; want the stack's EnvName, which the alarms' env dimension is bound to", copilot.EnvEnvironment, got)
 		}
 	case "Ref TaskRole":
 		if err := isType("TaskRole", "AWS::IAM::Role"); err != nil {
@@ -433,7 +419,7 @@ func usedByService(r *cfn.Rendered, svc, binding string) error {
 		if err := isType("EventsQueue", "AWS::SQS::Queue"); err != nil {
 			return err
 		}
-		if got := describe(containerVar(tpl, "COPILOT_QUEUE_URI")); got != "Ref EventsQueue" {
+		if got := describe(vars["COPILOT_QUEUE_URI"]); got != "Ref EventsQueue" {
 			return fmt.Errorf("the worker reads COPILOT_QUEUE_URI = %s; want Ref EventsQueue, the queue its alarm watches", got)
 		}
 	case "GetAtt DeadLetterQueue.QueueName":
@@ -483,16 +469,16 @@ func usedByService(r *cfn.Rendered, svc, binding string) error {
 // (TestRenderedIsCurrent compares the manifests only.)
 func TestRenderedAddonsAreCurrent(t *testing.T) {
 	r := integration.Rendered(t)
-	files := addonFiles(t)
+	files := addons(t)
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
 			want := map[string]map[string]any{}
 			for _, f := range files {
-				if f.workload != w.Name {
+				if f.Workload != w.Name {
 					continue
 				}
 				for _, section := range []string{"Parameters", "Conditions", "Resources", "Outputs"} {
-					m, _ := f.tpl.Raw[section].(map[string]any)
+					m, _ := f.Template.Raw[section].(map[string]any)
 					if want[section] == nil {
 						want[section] = map[string]any{}
 					}

@@ -3,14 +3,13 @@ package alarms
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
+	"github.com/pubsub-app/pubsub/internal/devstack/topology"
 )
 
 // alarm is one AWS::CloudWatch::Alarm of a template, as far as these tests read it.
@@ -65,60 +64,14 @@ func (a alarm) dimNames() []string {
 	return out
 }
 
-// addonFile is one CloudFormation addon template in copilot/.
-type addonFile struct {
-	rel      string // relative to the repository, e.g. copilot/publisher/addons/alarms.yml
-	workload string // the folder under copilot/ (a service, or "environments")
-	tpl      *cfn.Template
-}
-
-// addonFiles reads copilot/*/addons/*.yml but addons.parameters.yml, which is not a template.
-func addonFiles(t *testing.T) []addonFile {
+// addons lists copilot/*/addons/*.yml, as topology reads them.
+func addons(t *testing.T) []topology.Addon {
 	t.Helper()
-	root := integration.RepoRoot(t)
-	files, err := filepath.Glob(filepath.Join(root, "copilot", "*", "addons", "*.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []addonFile
-	for _, f := range files {
-		if filepath.Base(f) == "addons.parameters.yml" {
-			continue
-		}
-		tpl, err := cfn.Load(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel, _ := filepath.Rel(root, f)
-		out = append(out, addonFile{rel: filepath.ToSlash(rel), workload: filepath.Base(filepath.Dir(filepath.Dir(f))), tpl: tpl})
-	}
+	out := integration.LoadTopology(t).Addons
 	if len(out) == 0 {
 		t.Fatal("no addon templates under copilot/*/addons/")
 	}
 	return out
-}
-
-// addonsParameters reads copilot/<workload>/addons/addons.parameters.yml (nil when there is none),
-// its intrinsic functions in long form as in a rendered template.
-func addonsParameters(t *testing.T, workload string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(integration.RepoRoot(t), "copilot", workload, "addons", "addons.parameters.yml"))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := cfn.Decode(b)
-	if err != nil {
-		t.Fatalf("copilot/%s/addons/addons.parameters.yml: %v", workload, err)
-	}
-	m, _ := v.(map[string]any)
-	p, ok := m["Parameters"].(map[string]any)
-	if !ok {
-		t.Fatalf("copilot/%s/addons/addons.parameters.yml: no Parameters mapping", workload)
-	}
-	return p
 }
 
 // describe writes a value for comparisons and messages: "Ref X", "GetAtt R.A", or its JSON.
@@ -157,28 +110,6 @@ func findAll(v any, match func(any) bool) []any {
 	}
 	walk(v)
 	return out
-}
-
-// containerVar returns the value of variable name in the main container of the stack's task
-// definition (the first container), or nil.
-func containerVar(tpl *cfn.Template, name string) any {
-	td, ok := tpl.Resources["TaskDefinition"]
-	if !ok {
-		return nil
-	}
-	cs, _ := td.Properties["ContainerDefinitions"].([]any)
-	if len(cs) == 0 {
-		return nil
-	}
-	c, _ := cs[0].(map[string]any)
-	env, _ := c["Environment"].([]any)
-	for _, e := range env {
-		m, _ := e.(map[string]any)
-		if m["Name"] == name {
-			return m["Value"]
-		}
-	}
-	return nil
 }
 
 // lines joins items one a line, indented, for messages.

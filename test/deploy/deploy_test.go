@@ -1,9 +1,9 @@
 // Package deploy checks what `copilot svc deploy` would ship, without AWS or Docker: the
 // Dockerfiles (their go build line is compiled from the context Docker would send), the
 // manifests against the binaries that run in the containers (each binary's -check-config
-// given the environment Copilot would give it), and the CloudFormation addons (with cfn-lint
-// and against the least privilege each service needs). test/rendered checks the stacks
-// Copilot renders from them.
+// given the environment Copilot would give it), what Copilot does not check in the manifests,
+// and the CloudFormation addons (cfn-lint, the tables' safety defaults). test/rendered checks
+// the stacks Copilot renders from them.
 package deploy
 
 import (

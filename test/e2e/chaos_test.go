@@ -160,11 +160,7 @@ func TestChaos(t *testing.T) {
 func runScenario(t *testing.T, sc scenario, outage time.Duration) {
 	emu := integration.Start(t)
 	_, dep := emu.Deploy(t)
-	p, err := faults.Start(recordingEndpoint(t, emu))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultProxy(t, emu)
 	extra := map[string][]string{}
 	for svc, apis := range sc.routes {
 		for _, api := range apis {

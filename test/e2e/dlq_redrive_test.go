@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/skip"
 	"github.com/pubsub-app/pubsub/internal/events"
@@ -39,7 +38,7 @@ type brokenUntilFixed struct {
 	failures atomic.Int64
 }
 
-func (h *brokenUntilFixed) Handle(ctx context.Context, e events.OrderPlaced) (string, error) {
+func (h *brokenUntilFixed) Handle(ctx context.Context, e events.OrderPlaced) (worker.Outcome, error) {
 	if !h.fixed.Load() {
 		h.failures.Add(1)
 		return "", fmt.Errorf("fulfil order %s: %w", e.Order.ID, errNotDeployedYet)
@@ -76,16 +75,23 @@ func TestDeadLetterRunbook(t *testing.T) {
 	table := svc.Tables["fulfilmentsTable"]
 	h := &brokenUntilFixed{Handler: fulfilment.NewHandler(db, table, time.Now)}
 	logs := &syncBuffer{}
-	e := worker.New(client, h, worker.Config{
+	e, err := worker.New(client, h, worker.Config{
 		QueueURL:          svc.QueueURL,
-		Topic:             copilot.TopicName(top.App, dep.Env, "publisher", "ordersTopic"),
+		Name:              "fulfilment",
+		TopicARN:          dep.Topics["publisher:ordersTopic"],
 		MaxReceives:       spec.Queue.DeadLetterTries,
+		Concurrency:       10,
 		WaitTime:          time.Second,
 		VisibilityTimeout: spec.Queue.Timeout,
 		DrainTimeout:      5 * time.Second,
 		RetryBase:         time.Second,
 		RetryMax:          2 * time.Second,
-	}, slog.New(slog.NewJSONHandler(logs, nil)))
+		PoisonDelay:       time.Second,
+		HandlerTimeout:    time.Minute,
+	}, slog.New(slog.NewJSONHandler(logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
@@ -131,8 +137,8 @@ func TestDeadLetterRunbook(t *testing.T) {
 	}
 
 	// 4. The order is fulfilled, once, and the DLQ is empty.
-	waitUntil(t, "the redriven order fulfilled", time.Minute, func() bool { return e.Stats().Succeeded == 1 })
-	rows := scan(ctx, t, db, table)
+	var rows []row
+	waitUntil(t, "the redriven order fulfilled", time.Minute, func() bool { rows = scan(ctx, t, db, table); return len(rows) > 0 })
 	if len(rows) != 1 || rows[0].OrderID != o.ID || rows[0].Amount != "42.00" {
 		t.Errorf("fulfilments = %+v; want one for order %s of 42.00", rows, o.ID)
 	}
@@ -163,7 +169,8 @@ func awsCLI(t *testing.T) string {
 	if p := os.Getenv("AWS_CLI"); p != "" {
 		return p
 	}
-	if p := filepath.Join(integration.RepoRoot(t), ".venv-localstack", "venv", "bin", "aws"); fileExists(p) {
+	p := filepath.Join(integration.RepoRoot(t), ".venv-localstack", "venv", "bin", "aws")
+	if _, err := os.Stat(p); err == nil {
 		return p
 	}
 	p, err := exec.LookPath("aws")
@@ -171,11 +178,6 @@ func awsCLI(t *testing.T) string {
 		skip.OrFail(t, "no AWS CLI: set AWS_CLI, or run make localstack (its venv has one)")
 	}
 	return p
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // runMake runs a make target at the repository root on the emulator and

@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,23 +34,10 @@ import (
 	"github.com/pubsub-app/pubsub/internal/promotion"
 )
 
-// syncBuffer collects the stack's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// syncBuffer and waitUntil are integration's, by their names here.
+type syncBuffer = integration.SyncBuffer
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+var waitUntil = integration.WaitUntil
 
 // Stack is the dev tool running the three services.
 type Stack struct {
@@ -100,24 +85,15 @@ func startStack(t *testing.T, emu *integration.Emulator) *Stack {
 			t.Logf("stack output:\n%s", s.Logs.String())
 		}
 	})
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		resp, err := http.Get(s.BaseURL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
+	waitUntil(t, "the publisher healthy", 2*time.Minute, func() bool {
 		select {
 		case err := <-s.done:
 			t.Fatalf("dev run exited before the publisher was healthy: %v\n%s", err, s.Logs.String())
-		case <-time.After(200 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("publisher not healthy within 2 minutes\n%s", s.Logs.String())
-		}
-	}
+		return healthy(s.BaseURL)
+	})
+	return s
 }
 
 // Stop interrupts the dev tool as Ctrl-C would and requires a clean exit.
@@ -144,9 +120,6 @@ func (s *Stack) Table(t *testing.T, svc string) string {
 	return tables[0].TableName(s.Top.App, s.Env, svc)
 }
 
-// LogLines returns the JSON log lines a service wrote.
-func (s *Stack) LogLines(svc string) []map[string]any { return logLines(s.Logs.String(), svc) }
-
 // logLines picks a service's JSON lines out of interleaved "name | line" output.
 func logLines(out, svc string) []map[string]any {
 	var lines []map[string]any
@@ -162,11 +135,6 @@ func logLines(out, svc string) []map[string]any {
 		}
 	}
 	return lines
-}
-
-var noRedirect = &http.Client{
-	Timeout:       30 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // placeOrder submits the form as a browser would, follows the redirect to
@@ -269,7 +237,7 @@ func TestOrdersFlowThroughTheBinaries(t *testing.T) {
 	// One JSON line per message, with the order id and the outcome.
 	for svc, want := range map[string]int{"fulfilment": 4, "promotion": 2} {
 		var seen []string
-		for _, l := range s.LogLines(svc) {
+		for _, l := range logLines(s.Logs.String(), svc) {
 			if l["msg"] == "message processed" {
 				if _, ok := amountOf[fmt.Sprint(l["order_id"])]; !ok || l["outcome"] == nil {
 					t.Errorf("%s log line without a known order id and outcome: %v", svc, l)

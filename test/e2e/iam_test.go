@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
-	"github.com/pubsub-app/pubsub/internal/devstack/iam"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
+	"github.com/pubsub-app/pubsub/internal/devstack/faults"
+	"github.com/pubsub-app/pubsub/internal/devstack/iamcheck"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
@@ -48,13 +50,25 @@ func recordingEndpoint(t *testing.T, emu *integration.Emulator) string {
 	return recorder.URL()
 }
 
+// faultProxy starts a fault-injecting proxy in front of the recording one,
+// closed when the test ends.
+func faultProxy(t *testing.T, emu *integration.Emulator) *faults.Proxy {
+	t.Helper()
+	p, err := faults.Start(recordingEndpoint(t, emu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // Findings of Copilot's own grants that the check lists, explained, and
 // does not fail on: grants the code rightly never uses, and wildcards that
 // must stay. Each is matched on the statement it comes from (the policy's
 // logical id or name, and its Sid) and the action. Anything else granted
 // and unused, or wider than the calls it covers, fails the check (least
 // privilege).
-var copilotOwnGrants = []iam.Accepted{
+var copilotOwnGrants = []iamcheck.Accepted{
 	{Policy: "DeadLetterPolicy", Action: "sqs:ReceiveMessage", Why: "Copilot's DLQ policy; the workers never read their DLQ (people do, with the runbook)"},
 	{Policy: "DeadLetterPolicy", Action: "sqs:DeleteMessage", Why: "Copilot's DLQ policy; the workers never read their DLQ"},
 	{Policy: "EventsKMSKey", Sid: "Allow task role encrypt/decrypt", Action: "kms:Encrypt", Why: "Copilot's queue key policy; the workers only receive (decrypt), never send"},
@@ -72,7 +86,7 @@ const adotSidecar = "called by the ADOT collector sidecar (observability.tracing
 
 // checkIAM evaluates every recorded call of the three services against
 // Copilot's rendered stacks (RENDERED_DIR, written by `make render`) with
-// iam.Check and writes the report to w. It returns false when there is
+// iamcheck.Check and writes the report to w. It returns false when there is
 // nothing to check, a call is unattributed or not allowed, or a grant of
 // ours is unused or too broad.
 func checkIAM(w io.Writer) bool {
@@ -89,9 +103,13 @@ func checkIAM(w io.Writer) bool {
 		fmt.Fprintf(w, "IAM check skipped: RENDERED_DIR is not set (make test renders the stacks with Copilot); %d calls recorded\n", len(calls))
 		return true
 	}
-	check := iam.Check{
-		Dir:      dir,
-		App:      "pubsub",
+	rendered, err := cfn.LoadRendered(dir)
+	if err != nil {
+		fmt.Fprintf(w, "IAM check: FAILED: RENDERED_DIR: %v\n", err)
+		return false
+	}
+	check := iamcheck.Check{
+		Rendered: rendered,
 		Region:   "eu-west-1",
 		Services: []string{"publisher", "fulfilment", "promotion"},
 		Tools:    []string{devTool},

@@ -36,11 +36,7 @@ func TestMetricsAddUp(t *testing.T) {
 	_, dep := emu.Deploy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	p, err := faults.Start(recordingEndpoint(t, emu))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultProxy(t, emu)
 	client := sqs.NewFromConfig(emu.Config)
 	for _, w := range []string{"fulfilment", "promotion"} {
 		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{

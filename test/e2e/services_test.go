@@ -3,13 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +42,6 @@ type Services struct {
 // startServices runs the three services on dep; extra adds variables per service.
 func startServices(t *testing.T, emu *integration.Emulator, dep *topology.Deployment, extra map[string][]string) *Services {
 	t.Helper()
-	bin := binaries(t)
 	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -54,13 +49,7 @@ func startServices(t *testing.T, emu *integration.Emulator, dep *topology.Deploy
 	s := &Services{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Dep: dep, Logs: &syncBuffer{}}
 	s.group = procgroup.New(s.Logs)
 	for _, name := range []string{"publisher", "fulfilment", "promotion"} {
-		env := append(os.Environ(), awsEnv(t, emu, name)...)
-		env = append(env, dep.Services[name].Environ()...)
-		env = append(env, "PORT="+fmt.Sprint(port), "WORKER_WAIT_TIME=1s")
-		env = append(env, extra[name]...)
-		if _, err := s.group.Start(name, filepath.Join(bin, name), nil, env); err != nil {
-			t.Fatal(err)
-		}
+		s.startExtra(t, emu, name, name, append([]string{"PORT=" + fmt.Sprint(port)}, extra[name]...)...)
 	}
 	t.Cleanup(func() {
 		if failed := s.group.Stop(30 * time.Second); len(failed) > 0 {
@@ -90,16 +79,22 @@ func (s *Services) startExtra(t *testing.T, emu *integration.Emulator, svc, name
 func waitHealthy(t *testing.T, base string, logs *syncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	for !healthy(base) {
+		if time.Now().After(deadline) {
+			t.Fatalf("publisher not healthy within a minute\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("publisher not healthy within a minute\n%s", logs.String())
+}
+
+// healthy reports whether the publisher at base answers its health check.
+func healthy(base string) bool {
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Processed returns, per order id, the outcomes a worker logged.
@@ -112,56 +107,6 @@ func (s *Services) Processed(svc string) map[string][]string {
 		}
 	}
 	return out
-}
-
-// switchProxy forwards TCP connections to target while up, and refuses them
-// (accepts and closes at once) while down: a service that is unreachable.
-type switchProxy struct {
-	URL    string
-	up     atomic.Bool
-	ln     net.Listener
-	target string
-}
-
-func newSwitchProxy(t *testing.T, targetURL string) *switchProxy {
-	t.Helper()
-	u, err := url.Parse(targetURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &switchProxy{URL: "http://" + ln.Addr().String(), ln: ln, target: u.Host}
-	t.Cleanup(func() { ln.Close() })
-	go p.serve()
-	return p
-}
-
-func (p *switchProxy) Set(up bool) { p.up.Store(up) }
-
-func (p *switchProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.up.Load() {
-			c.Close()
-			continue
-		}
-		go func() {
-			defer c.Close()
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				return
-			}
-			defer u.Close()
-			go func() { _, _ = io.Copy(u, c) }()
-			_, _ = io.Copy(c, u)
-		}()
-	}
 }
 
 // orderStates returns publishState per order id in the orders table.
@@ -181,19 +126,5 @@ func orderStates(ctx context.Context, t *testing.T, db *dynamodb.Client, table s
 
 // orderCustomers returns the customer of every order in the orders table.
 func orderCustomers(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) []string {
-	t.Helper()
-	var out []string
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range page.Items {
-			if c, ok := it["customer"].(*types.AttributeValueMemberS); ok {
-				out = append(out, c.Value)
-			}
-		}
-	}
-	return out
+	return integration.Strings(ctx, t, db, table, "customer")
 }

@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +28,7 @@ func TestTrace(t *testing.T) {
 	collector := tracingtest.NewCollector(t)
 	// SNS is unreachable at first (a connection made while it is up would
 	// stay up): the first order waits in the outbox.
-	sns := newSwitchProxy(t, recordingEndpoint(t, emu)) // SNS calls still recorded for the IAM check
+	sns := integration.NewTCPProxy(t, "127.0.0.1", recordingEndpoint(t, emu), false) // SNS calls still recorded for the IAM check
 	traced := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_BSP_SCHEDULE_DELAY=200"}
 	s := startServices(t, emu, dep, map[string][]string{
 		"publisher": append(slices.Clone(traced), "AWS_ENDPOINT_URL_SNS="+sns.URL,
@@ -65,11 +61,11 @@ func TestTrace(t *testing.T) {
 	waitUntil(t, "the spans of the three orders to reach the collector", 30*time.Second, func() bool {
 		all = collector.Spans()
 		for id, names := range want {
-			if requestSpan(all, id) == nil {
+			if orderSpan(all, "POST /orders", id) == nil {
 				return false
 			}
 			for _, n := range names {
-				if processSpan(all, n, id) == nil {
+				if orderSpan(all, n, id) == nil {
 					return false
 				}
 			}
@@ -80,7 +76,7 @@ func TestTrace(t *testing.T) {
 	all = collector.Spans()
 
 	for _, o := range []struct{ id, amount string }{{big, "95.00"}, {small, "20.00"}, {relayed, "85.00, published by the outbox"}} {
-		req := requestSpan(all, o.id)
+		req := orderSpan(all, "POST /orders", o.id)
 		trace := inTrace(all, req.TraceID)
 		t.Logf("order %s (%s): trace %s\n%s", o.id, o.amount, xrayID(req.TraceID), spanTree(trace))
 
@@ -92,7 +88,7 @@ func TestTrace(t *testing.T) {
 			services[sp.Service] = true
 		}
 		for _, name := range want[o.id] {
-			p := processSpan(all, name, o.id)
+			p := orderSpan(all, name, o.id)
 			if p.TraceID != req.TraceID {
 				t.Errorf("order %s: %s in trace %s; want the publisher's %s", o.id, name, p.TraceID, req.TraceID)
 				continue
@@ -151,10 +147,10 @@ func TestTrace(t *testing.T) {
 			}
 		}
 	}
-	if p := processSpan(all, "promotion process", small); p != nil {
+	if p := orderSpan(all, "promotion process", small); p != nil {
 		t.Errorf("order %s of 20.00 has a promotion span: the filter policy should keep it from promotion", small)
 	}
-	for _, sp := range inTrace(all, requestSpan(all, small).TraceID) {
+	for _, sp := range inTrace(all, orderSpan(all, "POST /orders", small).TraceID) {
 		if sp.Service == "promotion" {
 			t.Errorf("order %s of 20.00: promotion span %s in its trace", small, sp.Name)
 		}
@@ -165,40 +161,16 @@ func TestTrace(t *testing.T) {
 // carries a fresh order id), posts it and returns the order id.
 func submitForm(t *testing.T, base, customer, amount string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	form, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="id" value="([0-9a-f-]{36})"`).FindSubmatch(form)
-	if m == nil {
-		t.Fatalf("no order id in the form:\n%s", form)
-	}
-	id := string(m[1])
-	r, err := noRedirect.PostForm(base+"/orders", url.Values{"id": {id}, "customer": {customer}, "amount": {amount}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Body.Close()
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/orders/"+id {
-		t.Fatalf("POST /orders = %d to %q; want 303 to /orders/%s", r.StatusCode, r.Header.Get("Location"), id)
+	id := integration.FormID(t, base)
+	if got, err := integration.PostOrder(base, id, customer, amount); err != nil || got != id {
+		t.Fatalf("submit order %s: placed %q, %v; want a 303 to its page", id, got, err)
 	}
 	return id
 }
 
-// requestSpan returns the publisher's POST /orders span of order id.
-func requestSpan(spans []tracingtest.Span, id string) *tracingtest.Span {
-	for i, s := range spans {
-		if s.Service == "publisher" && s.Name == "POST /orders" && s.Attributes[tracing.OrderIDKey] == id {
-			return &spans[i]
-		}
-	}
-	return nil
-}
-
-// processSpan returns the span name (a worker's "<svc> process") of order id.
-func processSpan(spans []tracingtest.Span, name, id string) *tracingtest.Span {
+// orderSpan returns the span name of order id: the publisher's "POST /orders"
+// (only the publisher serves HTTP), a worker's "<svc> process".
+func orderSpan(spans []tracingtest.Span, name, id string) *tracingtest.Span {
 	for i, s := range spans {
 		if s.Name == name && s.Attributes[tracing.OrderIDKey] == id {
 			return &spans[i]

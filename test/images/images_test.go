@@ -22,11 +22,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,9 +37,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
@@ -81,10 +76,11 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 		t.Fatalf("provision environment %s: %v", r.Info.Env, err)
 	}
 	db, q := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	purge(ctx, t, db, q, dep)
+	regional := &integration.Emulator{Endpoint: emu.Endpoint, Config: cfg}
+	purge(ctx, t, db, q, regional, dep)
 
 	nw := newNetwork(t)
-	endpoint := nw.forward(t, emu.Endpoint)
+	endpoint := integration.NewTCPProxy(t, nw.gateway, emu.Endpoint, true).URL
 
 	tasks := map[string]*task{}
 	for _, svc := range []string{"publisher", "fulfilment", "promotion"} {
@@ -108,25 +104,22 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 	base := pub.publishedURL(t, tasks["publisher"].port)
 	hc := tasks["publisher"].healthCheckPath
 	t.Run("health check inside the task", func(t *testing.T) {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			code, out := nw.probe(t, pub, fmt.Sprintf("http://127.0.0.1:%d%s", tasks["publisher"].port, hc))
-			if code == 200 {
-				t.Logf("GET %s from the publisher's network namespace: %d", hc, code)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %s inside the publisher's task: %d %s; want 200", hc, code, out)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		code, out := 0, ""
+		defer func() { t.Logf("GET %s from the publisher's network namespace: %d %s", hc, code, out) }()
+		integration.WaitUntil(t, "GET "+hc+" inside the publisher's task to answer 200", time.Minute, func() bool {
+			code, out = nw.probe(t, pub, fmt.Sprintf("http://127.0.0.1:%d%s", tasks["publisher"].port, hc))
+			return code == 200
+		})
 	})
 
 	t.Run("orders of 95.00 and 20.00", func(t *testing.T) {
-		big := placeOrder(t, base, "Ada Lovelace", "95.00")
-		small := placeOrder(t, base, "Alan Turing", "20.00")
+		big, errBig := integration.PostOrder(base, "", "Ada Lovelace", "95.00")
+		small, errSmall := integration.PostOrder(base, "", "Alan Turing", "20.00")
+		if err := errors.Join(errBig, errSmall); err != nil {
+			t.Fatal(err)
+		}
 		fulfilments, coupons := dep.Services["fulfilment"].Tables["fulfilmentsTable"], dep.Services["promotion"].Tables["couponsTable"]
-		waitUntil(t, "both orders fulfilled and one coupon issued", 90*time.Second, func() bool {
+		integration.WaitUntil(t, "both orders fulfilled and one coupon issued", 90*time.Second, func() bool {
 			return len(orderIDs(ctx, t, db, fulfilments)) == 2 && len(orderIDs(ctx, t, db, coupons)) == 1
 		})
 		if got := orderIDs(ctx, t, db, fulfilments); !slices.Equal(got, slices.Sorted(slices.Values([]string{big, small}))) {
@@ -157,7 +150,7 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 		fulfilments, coupons := dep.Services["fulfilment"].Tables["fulfilmentsTable"], dep.Services["promotion"].Tables["couponsTable"]
 		wantFul, wantCoupons := append([]string{}, placed.all...), append([]string{}, placed.big...)
 		wantFul = append(wantFul, orderIDs(ctx, t, db, fulfilments)...) // the two orders above are in there too
-		waitUntil(t, "every order fulfilled once and every order of 80.00 or more given a coupon", 3*time.Minute, func() bool {
+		integration.WaitUntil(t, "every order fulfilled once and every order of 80.00 or more given a coupon", 3*time.Minute, func() bool {
 			return len(orderIDs(ctx, t, db, fulfilments)) >= len(slices.Compact(slices.Sorted(slices.Values(wantFul))))
 		})
 		gotFul := orderIDs(ctx, t, db, fulfilments)
@@ -166,7 +159,7 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 				t.Errorf("order %s was placed and never fulfilled", id)
 			}
 		}
-		waitUntil(t, "coupons", time.Minute, func() bool {
+		integration.WaitUntil(t, "coupons", time.Minute, func() bool {
 			got := orderIDs(ctx, t, db, coupons)
 			return !slices.ContainsFunc(wantCoupons, func(id string) bool { return !slices.Contains(got, id) })
 		})
@@ -174,7 +167,7 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 			t.Errorf("%d coupons; want %d (one per order of 80.00 or more)", got, want)
 		}
 		for _, svc := range []string{"fulfilment", "promotion"} {
-			if n := depth(ctx, t, q, dep.Services[svc].DLQURL); n != 0 {
+			if n := regional.QueueDepth(ctx, t, dep.Services[svc].DLQURL); n != 0 {
 				t.Errorf("%s's dead-letter queue holds %d messages; want none", svc, n)
 			}
 		}
@@ -205,22 +198,11 @@ type task struct {
 func taskOf(t *testing.T, r *cfn.Rendered, top *topology.Topology, dep *topology.Deployment, svc string) *task {
 	t.Helper()
 	stack, params := r.Stacks[svc], r.Params[svc]
-	defs := stack.OfType("AWS::ECS::TaskDefinition")
-	if len(defs) != 1 {
-		t.Fatalf("%s: task definitions %q; want one", r.StackFile(svc), defs)
+	main, vars, err := r.Container(svc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	props := stack.Resources[defs[0]].Properties
-	var main map[string]any
-	containers, _ := props["ContainerDefinitions"].([]any)
-	for _, c := range containers {
-		m, _ := c.(map[string]any)
-		if ref, ok := cfn.Ref(m["Name"]); ok && ref == "WorkloadName" {
-			main = m
-		}
-	}
-	if main == nil {
-		t.Fatalf("%s: no container named after the workload", r.StackFile(svc))
-	}
+	props := stack.Resources[stack.OfType("AWS::ECS::TaskDefinition")[0]].Properties
 	tk := &task{svc: svc, stopTimeout: 30}
 	resolve := func(name string, v any) string {
 		s, err := resolveValue(v, r, params, top, dep, svc)
@@ -229,14 +211,11 @@ func taskOf(t *testing.T, r *cfn.Rendered, top *topology.Topology, dep *topology
 		}
 		return s
 	}
-	list, _ := main["Environment"].([]any)
-	for _, kv := range list {
-		m, _ := kv.(map[string]any)
-		name, _ := m["Name"].(string)
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if name == topology.SidecarOTLPVariable {
 			continue // the tracing sidecar's receiver: no collector runs here
 		}
-		tk.env = append(tk.env, name+"="+resolve(name, m["Value"]))
+		tk.env = append(tk.env, name+"="+resolve(name, vars[name]))
 	}
 	tk.readOnly, _ = main["ReadonlyRootFilesystem"].(bool)
 	if n, ok := main["StopTimeout"].(int); ok {
@@ -376,40 +355,6 @@ func newNetwork(t *testing.T) *network {
 		t.Fatalf("network %s: gateway %q", n.name, n.gateway)
 	}
 	return n
-}
-
-// forward listens on the network's gateway and forwards each connection to the emulator at
-// endpoint (on the host's loopback); it returns the endpoint the containers use.
-func (n *network) forward(t *testing.T, endpoint string) string {
-	t.Helper()
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(n.gateway, "0"))
-	if err != nil {
-		t.Fatalf("listen on the network's gateway: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", u.Host)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go func() { _, _ = io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(c, up)
-			}()
-		}
-	}()
-	return fmt.Sprintf("%s://%s", u.Scheme, l.Addr())
 }
 
 // container is one running task's container.
@@ -552,35 +497,6 @@ func dockerRun(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-var noRedirect = &http.Client{
-	Timeout:       10 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-// placeOrder posts the form and returns the new order's id.
-func placeOrder(t *testing.T, base, customer, amount string) string {
-	t.Helper()
-	id, err := post(base, customer, amount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-func post(base, customer, amount string) (string, error) {
-	resp, err := noRedirect.PostForm(base+"/orders", url.Values{"customer": {customer}, "amount": {amount}})
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/orders/") {
-		return "", fmt.Errorf("POST /orders = %d Location %q; want 303 to /orders/{id}: %s", resp.StatusCode, loc, body)
-	}
-	return strings.TrimPrefix(loc, "/orders/"), nil
-}
-
 // load is what placeLoad placed: every order, and those of 80.00 or more.
 type load struct{ all, big []string }
 
@@ -608,7 +524,7 @@ func placeLoad(t *testing.T, base string, at func(n int)) load {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, err := post(base, fmt.Sprintf("Customer %d", i), amount)
+			id, err := integration.PostOrder(base, "", fmt.Sprintf("Customer %d", i), amount)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -635,27 +551,14 @@ func placeLoad(t *testing.T, base string, at func(n int)) load {
 // orderIDs lists the order ids in a worker's table, sorted (the coupons table also holds the
 // items that claim each code, which are not orders).
 func orderIDs(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) []string {
-	t.Helper()
-	var ids []string
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, item := range page.Items {
-			if id, ok := item["orderId"].(*dbtypes.AttributeValueMemberS); ok && !strings.HasPrefix(id.Value, promotion.CodeKeyPrefix) {
-				ids = append(ids, id.Value)
-			}
-		}
-	}
+	ids := slices.DeleteFunc(integration.Strings(ctx, t, db, table, "orderId"), func(id string) bool { return strings.HasPrefix(id, promotion.CodeKeyPrefix) })
 	slices.Sort(ids)
 	return ids
 }
 
 // purge empties the environment's tables and queues: it is the rendered one, which a run
 // before this one on the same emulator may have used.
-func purge(ctx context.Context, t *testing.T, db *dynamodb.Client, q *sqs.Client, dep *topology.Deployment) {
+func purge(ctx context.Context, t *testing.T, db *dynamodb.Client, q *sqs.Client, emu *integration.Emulator, dep *topology.Deployment) {
 	t.Helper()
 	for _, s := range slices.Sorted(maps.Keys(dep.Services)) {
 		d := dep.Services[s]
@@ -663,7 +566,7 @@ func purge(ctx context.Context, t *testing.T, db *dynamodb.Client, q *sqs.Client
 			if u == "" {
 				continue
 			}
-			for depth(ctx, t, q, u) > 0 {
+			for emu.QueueDepth(ctx, t, u) > 0 {
 				out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &u, MaxNumberOfMessages: 10})
 				if err != nil {
 					t.Fatal(err)
@@ -682,30 +585,6 @@ func purge(ctx context.Context, t *testing.T, db *dynamodb.Client, q *sqs.Client
 				t.Fatalf("table %s holds %d items from an earlier run on this emulator; start a fresh emulator (make test-images does)", table, len(out.Items))
 			}
 		}
-	}
-}
-
-// depth is a queue's visible plus in-flight messages.
-func depth(ctx context.Context, t *testing.T, q *sqs.Client, u string) int {
-	t.Helper()
-	out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &u, AttributeNames: []sqstypes.QueueAttributeName{
-		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-	b, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return a + b
-}
-
-func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", limit, what)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 }
 

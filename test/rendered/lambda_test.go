@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -182,14 +181,8 @@ func TestJudgeRuntime(t *testing.T) {
 func renderedLambdas(t *testing.T, r *cfn.Rendered) []lambdaFunction {
 	t.Helper()
 	var out []lambdaFunction
-	for _, f := range r.Info.Files {
-		if !strings.HasSuffix(f, ".yml") {
-			continue
-		}
-		tpl, err := cfn.Load(filepath.Join(r.Dir, f))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for _, f := range slices.Sorted(maps.Keys(r.Templates)) {
+		tpl := r.Templates[f]
 		for _, name := range tpl.OfType("AWS::Lambda::Function") {
 			res := tpl.Resources[name]
 			out = append(out, lambdaFunction{File: f, Resource: name, Condition: res.Condition, Runtime: res.Properties["Runtime"]})

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,10 +116,11 @@ func nonBlankLines(s string) []string {
 // COPILOT_QUEUE_URI names.
 func TestRenderedSubscriptions(t *testing.T) {
 	r := integration.Rendered(t)
+	stacks := renderedStacks(t, r)
 	subs := renderedSubscriptions(t, r)
 	topic := ordersTopicARN(t, r)
 	threshold := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", float64(promotion.Threshold) / 100}}}}
-	workerQueues := map[string]string{} // the token of each worker's queue's ARN → worker
+	workerQueues := map[string]string{} // the ARN of each worker's queue → worker
 	for _, tc := range []struct {
 		svc    string
 		policy any // nil for none
@@ -135,7 +135,7 @@ func TestRenderedSubscriptions(t *testing.T) {
 				t.Fatalf("no rendered stack for %s", tc.svc)
 			}
 			queue := workerQueue(t, r, tc.svc)
-			queueARN := "{" + tc.svc + ":" + queue + ".Arn}"
+			queueARN := resolved(t, stacks[r.StackFile(tc.svc)], map[string]any{"Fn::GetAtt": []any{queue, "Arn"}})
 			workerQueues[queueARN] = tc.svc
 			var mine []renderedSubscription
 			for _, sub := range subs {
@@ -181,7 +181,7 @@ func TestRenderedSubscriptions(t *testing.T) {
 }
 
 // renderedSubscription is an AWS::SNS::Subscription of a rendered template, its topic and
-// endpoint resolved by renderedValue.
+// endpoint resolved in its stack.
 type renderedSubscription struct {
 	where, name     string // the template's file, the logical id
 	topic, endpoint string
@@ -190,38 +190,52 @@ type renderedSubscription struct {
 
 func (s renderedSubscription) String() string { return s.where + ": subscription " + s.name }
 
-// renderedSubscriptions lists the subscriptions of every rendered template: the workloads'
-// stacks, their addons (with the parameters the stack passes them) and the environment's.
+// renderedSubscriptions lists the subscriptions of every rendered stack.
 func renderedSubscriptions(t *testing.T, r *cfn.Rendered) []renderedSubscription {
 	t.Helper()
 	var out []renderedSubscription
-	add := func(where, scope string, tpl *cfn.Template, vars map[string]string) {
-		for _, name := range tpl.OfType("AWS::SNS::Subscription") {
-			props := tpl.Resources[name].Properties
-			out = append(out, renderedSubscription{where: where, name: name, props: props,
-				topic: renderedValue(props["TopicArn"], scope, vars), endpoint: renderedValue(props["Endpoint"], scope, vars)})
+	for file, s := range renderedStacks(t, r) {
+		for _, name := range s.Template.OfType("AWS::SNS::Subscription") {
+			props := s.Template.Resources[name].Properties
+			out = append(out, renderedSubscription{where: file, name: name, props: props,
+				topic: resolved(t, s, props["TopicArn"]), endpoint: resolved(t, s, props["Endpoint"])})
 		}
 	}
-	account := renderedAccount(t, r, events.PublisherService)
-	pseudo := func(stackName string, params map[string]string) map[string]string {
-		vars := map[string]string{"AWS::Partition": "aws", "AWS::Region": r.Info.Region, "AWS::AccountId": account, "AWS::StackName": stackName}
-		maps.Copy(vars, params)
-		return vars
-	}
-	for _, w := range r.Info.Workloads {
-		vars := pseudo(r.Info.App+"-"+r.Info.Env+"-"+w.Name, r.Params[w.Name])
-		add(r.StackFile(w.Name), w.Name, r.Stacks[w.Name], vars)
-		if addons := r.Addons[w.Name]; addons != nil {
-			given, _ := r.Stacks[w.Name].Resources["AddonsStack"].Properties["Parameters"].(map[string]any)
-			params := map[string]string{}
-			for k, v := range given {
-				params[k] = renderedValue(v, w.Name, vars)
-			}
-			add(w.Name+".addons.stack.yml", w.Name+"/addons", addons, pseudo("{"+w.Name+":AddonsStack}", params))
-		}
-	}
-	add(r.Info.Env+".env.yml", "env", r.Env, pseudo(r.Info.App+"-"+r.Info.Env, r.EnvParams))
 	return out
+}
+
+// renderedStacks instantiates every rendered template, by file name, as deployed in the rendered
+// environment, region and account (cfn.Rendered.Instantiate): the workloads' stacks, their
+// addons and the environment's.
+func renderedStacks(t *testing.T, r *cfn.Rendered) map[string]*cfn.Stack {
+	t.Helper()
+	account := renderedAccount(t, r, events.PublisherService)
+	env, err := cfn.NewStack(r.Info.App+"-"+r.Info.Env, r.Info.Region, account, r.Env, r.EnvParams)
+	if err != nil {
+		t.Fatalf("%s.env.yml: %v", r.Info.Env, err)
+	}
+	out := map[string]*cfn.Stack{r.Info.Env + ".env.yml": env}
+	for _, w := range r.Info.Workloads {
+		stack, addons, err := r.Instantiate(w.Name, r.Info.Env, r.Info.Region, account)
+		if err != nil {
+			t.Fatalf("%s: %v", r.StackFile(w.Name), err)
+		}
+		out[r.StackFile(w.Name)] = stack
+		if addons != nil {
+			out[w.Name+".addons.stack.yml"] = addons
+		}
+	}
+	return out
+}
+
+// resolved is v resolved in stack s, as a string.
+func resolved(t *testing.T, s *cfn.Stack, v any) string {
+	t.Helper()
+	got, err := s.Resolve(v)
+	if err != nil {
+		t.Fatalf("stack %s: %v: %v", s.Name, v, err)
+	}
+	return fmt.Sprint(got)
 }
 
 // ordersTopicARN is the ARN of the orders topic: the one the publisher's stack creates, named
@@ -229,67 +243,23 @@ func renderedSubscriptions(t *testing.T, r *cfn.Rendered) []renderedSubscription
 func ordersTopicARN(t *testing.T, r *cfn.Rendered) string {
 	t.Helper()
 	svc := events.PublisherService
-	stack := r.Stacks[svc]
-	if stack == nil {
-		t.Fatalf("no rendered stack for %s", svc)
-	}
+	stack := renderedStacks(t, r)[r.StackFile(svc)]
 	want := strings.Join([]string{r.Info.App, r.Info.Env, svc, events.Topic}, "-")
-	vars := map[string]string{"AWS::StackName": r.Info.App + "-" + r.Info.Env + "-" + svc}
-	maps.Copy(vars, r.Params[svc])
 	var names []string
-	for _, id := range stack.OfType("AWS::SNS::Topic") {
-		name := renderedValue(stack.Resources[id].Properties["TopicName"], svc, vars)
-		if name == want {
-			return fmt.Sprintf("arn:aws:sns:%s:%s:%s", r.Info.Region, renderedAccount(t, r, svc), name)
+	for _, id := range stack.Template.OfType("AWS::SNS::Topic") {
+		if name := resolved(t, stack, stack.Template.Resources[id].Properties["TopicName"]); name != want {
+			names = append(names, name)
+			continue
 		}
-		names = append(names, name)
+		arn, err := stack.Attr(id, "Ref")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(arn)
 	}
 	t.Fatalf("%s creates topics %q; want one named %s", r.StackFile(svc), names, want)
 	return ""
 }
-
-// renderedValue evaluates what names and ARNs are written with: Ref of a parameter or pseudo
-// parameter (vars), Fn::Sub, Fn::Join. A Ref or Fn::GetAtt of a resource stays a token naming
-// it, {scope:Resource.Attribute}, which a parameter passed to an addons stack carries along;
-// anything else is written as it is, so it equals no name.
-func renderedValue(v any, scope string, vars map[string]string) string {
-	fn, arg, ok := cfn.Intrinsic(v)
-	if !ok {
-		return fmt.Sprint(v)
-	}
-	named := func(name string) string {
-		if val, ok := vars[name]; ok {
-			return val
-		}
-		return "{" + scope + ":" + name + "}"
-	}
-	switch fn {
-	case "Ref":
-		return named(fmt.Sprint(arg))
-	case "Fn::GetAtt":
-		if res, attr, ok := cfn.GetAtt(v); ok {
-			return "{" + scope + ":" + res + "." + attr + "}"
-		}
-	case "Fn::Sub":
-		if text, ok := arg.(string); ok {
-			return subVar.ReplaceAllStringFunc(text, func(m string) string { return named(m[2 : len(m)-1]) })
-		}
-	case "Fn::Join":
-		if args, ok := arg.([]any); ok && len(args) == 2 {
-			if parts, ok := args[1].([]any); ok {
-				var out []string
-				for _, p := range parts {
-					out = append(out, renderedValue(p, scope, vars))
-				}
-				return strings.Join(out, fmt.Sprint(args[0]))
-			}
-		}
-	}
-	return fmt.Sprint(v)
-}
-
-// subVar is a ${Name} of Fn::Sub.
-var subVar = regexp.MustCompile(`\$\{[^}!]+\}`)
 
 // compactJSON writes v as JSON (a string as it is), ">=" as written.
 func compactJSON(v any) string {
@@ -458,7 +428,7 @@ func TestRenderedHealthCheck(t *testing.T) {
 			matcher, _ := props["Matcher"].(map[string]any)
 			codes := fmt.Sprint(matcher["HttpCode"])
 
-			srv := web.NewServer(nil, healthy{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func() (string, string) { return "", "" })
+			srv := web.NewServer(nil, healthy{}, nil, func() (string, string) { return "", "" }, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 			rec := httptest.NewRecorder()
 			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 			if !slices.Contains(strings.Split(codes, ","), strconv.Itoa(rec.Code)) {
@@ -607,43 +577,14 @@ func renderedConfig(t *testing.T, r *cfn.Rendered, svc string) map[string]string
 	return cfg
 }
 
-// containerEnv returns the main container (the one named after the workload) of the
-// workload's task definition.
+// containerEnv returns the main container of the workload's task definition.
 func containerEnv(t *testing.T, r *cfn.Rendered, svc string) renderedEnv {
 	t.Helper()
-	stack := r.Stacks[svc]
-	if stack == nil {
-		t.Fatalf("no rendered stack for %s", svc)
+	c, vars, err := r.Container(svc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	defs := stack.OfType("AWS::ECS::TaskDefinition")
-	if len(defs) != 1 {
-		t.Fatalf("%s: task definitions %q; want one", r.StackFile(svc), defs)
-	}
-	containers, _ := stack.Resources[defs[0]].Properties["ContainerDefinitions"].([]any)
-	var main map[string]any
-	for _, c := range containers {
-		m, _ := c.(map[string]any)
-		if ref, ok := cfn.Ref(m["Name"]); (ok && ref == "WorkloadName") || m["Name"] == svc {
-			main = m
-		}
-	}
-	if main == nil {
-		t.Fatalf("%s: task definition %s has no container named after the workload (Ref WorkloadName)", r.StackFile(svc), defs[0])
-	}
-	e := renderedEnv{container: main, vars: map[string]any{}}
-	list, _ := main["Environment"].([]any)
-	for _, kv := range list {
-		m, _ := kv.(map[string]any)
-		name, _ := m["Name"].(string)
-		if name == "" {
-			t.Fatalf("%s: an Environment entry without a Name: %v", r.StackFile(svc), kv)
-		}
-		if _, dup := e.vars[name]; dup {
-			t.Errorf("%s: %s is set twice in the task definition", r.StackFile(svc), name)
-		}
-		e.vars[name] = m["Value"]
-	}
-	return e
+	return renderedEnv{container: c, vars: vars}
 }
 
 // workerQueue returns the queue a worker reads: the resource COPILOT_QUEUE_URI refers to.

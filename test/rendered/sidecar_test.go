@@ -1,6 +1,7 @@
 package rendered
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,26 +51,14 @@ type renderedContainer struct {
 	def                 map[string]any
 }
 
-// renderedContainers lists every container of every task definition the render holds: the
-// workloads' stacks, their addons and the environment's stack.
+// renderedContainers lists every container of every task definition of every rendered template.
 func renderedContainers(t *testing.T, r *cfn.Rendered) []renderedContainer {
 	t.Helper()
-	type tpl struct {
-		file string
-		t    *cfn.Template
-	}
-	var tpls []tpl
-	for _, w := range r.Info.Workloads {
-		tpls = append(tpls, tpl{r.StackFile(w.Name), r.Stacks[w.Name]})
-		if a := r.Addons[w.Name]; a != nil {
-			tpls = append(tpls, tpl{w.Name + ".addons.stack.yml", a})
-		}
-	}
-	tpls = append(tpls, tpl{r.Info.Env + ".env.yml", r.Env})
 	var out []renderedContainer
-	for _, tp := range tpls {
-		for _, id := range tp.t.OfType("AWS::ECS::TaskDefinition") {
-			defs, _ := tp.t.Resources[id].Properties["ContainerDefinitions"].([]any)
+	for _, file := range slices.Sorted(maps.Keys(r.Templates)) {
+		tpl := r.Templates[file]
+		for _, id := range tpl.OfType("AWS::ECS::TaskDefinition") {
+			defs, _ := tpl.Resources[id].Properties["ContainerDefinitions"].([]any)
 			for i, d := range defs {
 				m, _ := d.(map[string]any)
 				name, _ := m["Name"].(string)
@@ -77,9 +66,9 @@ func renderedContainers(t *testing.T, r *cfn.Rendered) []renderedContainer {
 					name = "Ref " + ref
 				}
 				if name == "" {
-					t.Errorf("%s: %s: container %d has no Name", tp.file, id, i)
+					t.Errorf("%s: %s: container %d has no Name", file, id, i)
 				}
-				out = append(out, renderedContainer{tp.file, id, name, m})
+				out = append(out, renderedContainer{file, id, name, m})
 			}
 		}
 	}

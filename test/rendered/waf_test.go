@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,13 +24,10 @@ import (
 // check) stay uncounted.
 func TestRenderedRateLimitCountsEverySpelling(t *testing.T) {
 	r := integration.Rendered(t)
-	file := filepath.Join(r.Dir, "env.addons.yml")
-	if !slices.Contains(r.Info.Files, "env.addons.yml") {
+	const file = "env.addons.yml"
+	addons := r.Templates[file]
+	if addons == nil {
 		t.Fatalf("render.json lists no env.addons.yml (files %q): the environment has no addons; want copilot/environments/addons/waf.yml rendered", r.Info.Files)
-	}
-	addons, err := cfn.Load(file)
-	if err != nil {
-		t.Fatal(err)
 	}
 	rule, where := rateRule(t, addons)
 	scope, ok := rule["ScopeDownStatement"].(map[string]any)

@@ -21,14 +21,16 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// Validator is a configuration that checks its values once they are loaded.
+// Validator is a configuration, or a part of one, that checks its values
+// once they are loaded.
 type Validator interface {
 	Validate(c *Check)
 }
 
 // Load fills cfg, a pointer to a struct with env tags, from getenv (an empty
-// variable counts as unset, as Copilot leaves an unset one), then runs its
-// Validate. The error names the variable, and lists every failed check.
+// variable counts as unset, as Copilot leaves an unset one), then runs the
+// Validate of each of its struct fields that has one, and its own. The error
+// names the variable, and lists every failed check.
 func Load(getenv func(string) string, cfg any) error {
 	var key, val string // the variable being decoded, for its error
 	err := envconfig.ProcessWith(context.Background(), &envconfig.Config{
@@ -51,12 +53,21 @@ func Load(getenv func(string) string, cfg any) error {
 	case err != nil:
 		return err
 	}
-	if v, ok := cfg.(Validator); ok {
-		c := &Check{root: reflect.ValueOf(cfg).Elem()}
-		v.Validate(c)
-		return errors.Join(c.errs...)
+	c := &Check{root: reflect.ValueOf(cfg).Elem()}
+	c.validate(c.root)
+	return errors.Join(c.errs...)
+}
+
+// validate runs the Validate of v's struct fields, depth first, then v's.
+func (c *Check) validate(v reflect.Value) {
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Struct && v.Type().Field(i).IsExported() {
+			c.validate(f)
+		}
 	}
-	return nil
+	if val, ok := v.Addr().Interface().(Validator); ok {
+		val.Validate(c)
+	}
 }
 
 // explain says what a value that did not parse should have been.

@@ -27,9 +27,12 @@ import (
 	"github.com/pubsub-app/pubsub/internal/tracing"
 )
 
-// Config is the telemetry configuration every binary declares (embedded in
-// its own Config).
+// Config is the telemetry configuration every binary declares (the field
+// Telemetry of its own Config).
 type Config struct {
+	// The Copilot environment, injected into every container: the env
+	// dimension of every metric, so that two environments never share a series.
+	Env      string `env:"COPILOT_ENVIRONMENT_NAME, required"`
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// How often metrics are written to stdout in CloudWatch's Embedded
 	// Metric Format (internal/metrics): CloudWatch's standard resolution.
@@ -44,7 +47,7 @@ type Config struct {
 	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO, default=1"`
 }
 
-// Validate checks the values; the embedding Config's Validate calls it.
+// Validate checks the values.
 func (c *Config) Validate(chk *envconf.Check) {
 	chk.LogLevel(&c.LogLevel)
 	chk.Duration(&c.MetricsInterval, time.Second, time.Hour)
@@ -69,7 +72,7 @@ func Start(ctx context.Context, stdout io.Writer, service string, c Config) (*Te
 	// Logs and metrics share stdout, line by line: CloudWatch Logs keeps the
 	// one and turns the other (EMF lines) into metrics.
 	out := logging.Sync(stdout)
-	t := &Telemetry{Log: logging.New(out, service, c.LogLevel), Metrics: metrics.New(out, service, time.Now)}
+	t := &Telemetry{Log: logging.New(out, service, c.LogLevel), Metrics: metrics.New(out, service, c.Env, time.Now)}
 	t.stop = append(t.stop, t.Metrics.Start(c.MetricsInterval))
 	stopTracing, err := tracing.Start(ctx, service, c.OTLPEndpoint, c.TraceSampleRatio, t.Log)
 	if err != nil {

@@ -1,13 +1,11 @@
 package telemetry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	smithytracing "github.com/aws/smithy-go/tracing"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/metrics"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
 
 // TestStopFlushesTheLastMetrics: logs and metrics share stdout, and what was
 // recorded since the last interval is written by Stop, not lost.
 func TestStopFlushesTheLastMetrics(t *testing.T) {
-	var out lockedBuffer
-	tel, err := Start(context.Background(), &out, "publisher", Config{LogLevel: "info", MetricsInterval: time.Hour, TraceSampleRatio: 1})
+	var out integration.SyncBuffer
+	tel, err := Start(context.Background(), &out, "publisher", Config{Env: "test", LogLevel: "info", MetricsInterval: time.Hour, TraceSampleRatio: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +35,7 @@ func TestStopFlushesTheLastMetrics(t *testing.T) {
 	tel.Stop()
 
 	var logs, emf int
-	for _, line := range strings.Split(strings.TrimSpace(out.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		l, err := metrics.Parse([]byte(line))
 		switch {
 		case errors.Is(err, metrics.ErrNotEMF):
@@ -59,12 +47,12 @@ func TestStopFlushesTheLastMetrics(t *testing.T) {
 		}
 	}
 	if logs != 1 || emf != 1 {
-		t.Errorf("stdout has %d log and %d EMF lines; want 1 and 1:\n%s", logs, emf, out.b.String())
+		t.Errorf("stdout has %d log and %d EMF lines; want 1 and 1:\n%s", logs, emf, out.String())
 	}
 }
 
 func TestStartRefusesABadCollectorURL(t *testing.T) {
-	if _, err := Start(context.Background(), &lockedBuffer{}, "publisher", Config{MetricsInterval: time.Hour, OTLPEndpoint: "localhost:4318"}); err == nil {
+	if _, err := Start(context.Background(), &integration.SyncBuffer{}, "publisher", Config{Env: "test", MetricsInterval: time.Hour, OTLPEndpoint: "localhost:4318"}); err == nil {
 		t.Error("Start with OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318: nil error; want one")
 	}
 }
@@ -146,7 +134,7 @@ func TestClientsAreConfigured(t *testing.T) {
 	}
 	t.Setenv("AWS_REGION", "eu-west-1")
 	for _, endpoint := range []string{"", "http://127.0.0.1:4318"} {
-		tel, err := Start(context.Background(), &lockedBuffer{}, "publisher", Config{MetricsInterval: time.Hour, OTLPEndpoint: endpoint, TraceSampleRatio: 1})
+		tel, err := Start(context.Background(), &integration.SyncBuffer{}, "publisher", Config{Env: "test", MetricsInterval: time.Hour, OTLPEndpoint: endpoint, TraceSampleRatio: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

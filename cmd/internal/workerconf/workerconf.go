@@ -1,7 +1,8 @@
 // Package workerconf is the part of the configuration both worker binaries
 // share: the queue and names Copilot injects into a Worker Service, the
-// engine's tuning variables and the log level. Each worker's own Config
-// (cmd/<worker>/config.go) embeds it next to its table.
+// engine's tuning variables and the telemetry's. Each worker's own Config
+// (cmd/<worker>/config.go) holds it as its field Worker, next to its table;
+// Run is the run both binaries share.
 package workerconf
 
 import (
@@ -14,14 +15,14 @@ import (
 	"github.com/pubsub-app/pubsub/internal/worker"
 )
 
-// Config is a worker's queue and tuning. The defaults are the engine's.
+// Config is a worker's queue and tuning; its env tags are the engine's only defaults.
 type Config struct {
-	// Injected by Copilot: the worker's queue, and the names the topic it
-	// subscribes to is named after (copilot.TopicName). The topic's ARN
-	// takes its region and account from the queue's URL (TopicARN).
+	// Injected by Copilot: the worker's queue, and the application's name,
+	// which with the environment's (Telemetry.Env) names the topic it
+	// subscribes to (copilot.TopicName). The topic's ARN takes its region
+	// and account from the queue's URL (TopicARN).
 	QueueURL string `env:"COPILOT_QUEUE_URI, required"`
 	App      string `env:"COPILOT_APPLICATION_NAME, required"`
-	Env      string `env:"COPILOT_ENVIRONMENT_NAME, required"`
 	// The region the SDK is configured with (it reads AWS_REGION, else
 	// AWS_DEFAULT_REGION; ECS sets both): the queue's, when its URL does not
 	// name one, as an emulator's does not.
@@ -43,14 +44,12 @@ type Config struct {
 	RetryMax  time.Duration `env:"WORKER_RETRY_MAX, default=5m"`
 	// How soon a malformed message is redelivered on its way to the DLQ.
 	PoisonDelay time.Duration `env:"WORKER_POISON_DELAY, default=1s"`
-	// How often the counters are logged.
-	StatsInterval time.Duration `env:"WORKER_STATS_INTERVAL, default=1m"`
 	// How long one handler may run before its message is retried: a hung
 	// call must not hold a slot (its message kept hidden) for hours.
 	HandlerTimeout time.Duration `env:"WORKER_HANDLER_TIMEOUT, default=5m"`
 
 	// Logs, metrics and traces.
-	telemetry.Config
+	Telemetry telemetry.Config
 }
 
 // SQS limits: maxReceiveCount is 1 to 1000; a visibility timeout at most 12 hours.
@@ -79,9 +78,7 @@ func (c *Config) Validate(chk *envconf.Check) {
 		chk.Failf(&c.RetryMax, "want at least %s (%s)", chk.Name(&c.RetryBase), c.RetryBase)
 	}
 	chk.Seconds(&c.PoisonDelay, time.Second, maxVisibility)
-	chk.Duration(&c.StatsInterval, time.Second, 24*time.Hour)
 	chk.Duration(&c.HandlerTimeout, time.Second, worker.MaxHandlerTimeout)
-	c.Config.Validate(chk) // telemetry
 }
 
 // TopicARN is the ARN of the only topic whose notifications the worker
@@ -97,19 +94,21 @@ func (c Config) TopicARN() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return loc.TopicARN(c.App, c.Env, events.PublisherService, events.Topic), nil
+	return loc.TopicARN(c.App, c.Telemetry.Env, events.PublisherService, events.Topic), nil
 }
 
-// Engine is the engine's configuration: the queue, and the only topic whose
-// notifications it accepts (TopicARN). It panics on a configuration that
-// Validate refuses: an engine that accepted any topic is not the fallback.
-func (c Config) Engine() worker.Config {
+// Engine is the configuration of the engine of service name: the queue,
+// and the only topic whose notifications it accepts (TopicARN). It panics on
+// a configuration that Validate refuses: an engine that accepted any topic
+// is not the fallback.
+func (c Config) Engine(name string) worker.Config {
 	topic, err := c.TopicARN()
 	if err != nil {
 		panic("workerconf: Engine of a configuration Validate refuses: " + err.Error())
 	}
 	return worker.Config{
 		QueueURL:          c.QueueURL,
+		Name:              name,
 		TopicARN:          topic,
 		MaxReceives:       c.MaxReceives,
 		Concurrency:       c.Concurrency,
@@ -119,7 +118,6 @@ func (c Config) Engine() worker.Config {
 		RetryBase:         c.RetryBase,
 		RetryMax:          c.RetryMax,
 		PoisonDelay:       c.PoisonDelay,
-		StatsInterval:     c.StatsInterval,
 		HandlerTimeout:    c.HandlerTimeout,
 	}
 }

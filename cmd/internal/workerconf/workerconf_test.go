@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := worker.Config{
 		QueueURL:          "https://sqs.us-east-1.amazonaws.com/123456789012/pubsub-test-fulfilment-EventsQueue",
+		Name:              "fulfilment",
 		TopicARN:          "arn:aws:sns:us-east-1:123456789012:pubsub-test-publisher-ordersTopic",
 		MaxReceives:       3,
 		Concurrency:       10,
@@ -42,14 +43,13 @@ func TestDefaults(t *testing.T) {
 		RetryBase:         2 * time.Second,
 		RetryMax:          5 * time.Minute,
 		PoisonDelay:       time.Second,
-		StatsInterval:     time.Minute,
 		HandlerTimeout:    5 * time.Minute,
 	}
-	if diff := cmp.Diff(want, c.Engine()); diff != "" {
+	if diff := cmp.Diff(want, c.Engine("fulfilment")); diff != "" {
 		t.Errorf("engine configuration by default (-want +got):\n%s", diff)
 	}
-	if c.LogLevel != "info" {
-		t.Errorf("LogLevel = %q; want info", c.LogLevel)
+	if c.Telemetry.LogLevel != "info" || c.Telemetry.Env != "test" {
+		t.Errorf("Telemetry = %+v; want LogLevel info, Env test", c.Telemetry)
 	}
 }
 
@@ -108,8 +108,6 @@ func TestVariables(t *testing.T) {
 		{"WORKER_RETRY_MAX beyond 12h", map[string]string{"WORKER_RETRY_MAX": "24h"}, "WORKER_RETRY_MAX", nil},
 		{"WORKER_POISON_DELAY", map[string]string{"WORKER_POISON_DELAY": "5s"}, "", func(c worker.Config) bool { return c.PoisonDelay == 5*time.Second }},
 		{"WORKER_POISON_DELAY zero", map[string]string{"WORKER_POISON_DELAY": "0s"}, "WORKER_POISON_DELAY", nil},
-		{"WORKER_STATS_INTERVAL", map[string]string{"WORKER_STATS_INTERVAL": "10s"}, "", func(c worker.Config) bool { return c.StatsInterval == 10*time.Second }},
-		{"WORKER_STATS_INTERVAL too often", map[string]string{"WORKER_STATS_INTERVAL": "1ms"}, "WORKER_STATS_INTERVAL", nil},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,8 +117,8 @@ func TestVariables(t *testing.T) {
 				t.Fatalf("load: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("load error = %v; want one naming %q", err, tc.wantErr)
-			case tc.check != nil && !tc.check(c.Engine()):
-				t.Errorf("engine configuration = %+v; want %s applied", c.Engine(), tc.set)
+			case tc.check != nil && !tc.check(c.Engine("fulfilment")):
+				t.Errorf("engine configuration = %+v; want %s applied", c.Engine("fulfilment"), tc.set)
 			}
 		})
 	}

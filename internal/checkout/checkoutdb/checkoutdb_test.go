@@ -22,208 +22,26 @@ import (
 
 	"github.com/pubsub-app/pubsub/internal/checkout"
 	"github.com/pubsub-app/pubsub/internal/checkout/checkoutdb"
+	"github.com/pubsub-app/pubsub/internal/ddb/ddbtest"
 	"github.com/pubsub-app/pubsub/internal/events"
 	"github.com/pubsub-app/pubsub/internal/order"
 )
 
 const testTable = "pubsub-test-publisher-ordersTable"
 
-type item = map[string]types.AttributeValue
+type item = ddbtest.Item
 
-// fakeDB is an in-memory orders table (partition key id, and the sparse
-// KEYS_ONLY index outbox on outbox and leaseUntil). It records every input
-// and evaluates the expressions the store sends as DynamoDB would: condition
-// expressions, key conditions, SET/REMOVE updates, names and values that
-// must all be used. An expression it does not understand fails the call, so
-// a changed expression cannot pass unnoticed.
+// fakeDB is the shared fake DynamoDB with the orders table (partition key
+// id, and the sparse KEYS_ONLY index outbox on outbox and leaseUntil), and
+// the table's items in reach.
 type fakeDB struct {
-	t     *testing.T
+	*ddbtest.DB
 	items map[string]item
-	err   error // returned by every call when set
-
-	// beforeUpdate runs before each UpdateItem is evaluated: another
-	// publisher task's write between the store's query and its claim.
-	beforeUpdate func(id string)
-
-	puts      []*dynamodb.PutItemInput
-	gets      []*dynamodb.GetItemInput
-	updates   []*dynamodb.UpdateItemInput
-	queries   []*dynamodb.QueryInput
-	describes []*dynamodb.DescribeTableInput
 }
 
-func newFakeDB(t *testing.T) *fakeDB { return &fakeDB{t: t, items: map[string]item{}} }
-
-func validation(format string, args ...any) error {
-	return &smithyError{code: "ValidationException", msg: fmt.Sprintf(format, args...)}
-}
-
-// smithyError is a DynamoDB error other than a failed condition.
-type smithyError struct{ code, msg string }
-
-func (e *smithyError) Error() string { return e.code + ": " + e.msg }
-
-func (f *fakeDB) checkTable(name *string) error {
-	if got := aws.ToString(name); got != testTable {
-		f.t.Errorf("TableName = %q; want %q", got, testTable)
-		return &types.ResourceNotFoundException{Message: aws.String("no table " + got)}
-	}
-	return nil
-}
-
-func keyID(t *testing.T, key item) (string, error) {
-	id, ok := key["id"].(*types.AttributeValueMemberS)
-	if !ok || len(key) != 1 {
-		t.Errorf("Key = %v; want exactly the string attribute id", key)
-		return "", validation("the provided key element does not match the schema")
-	}
-	return id.Value, nil
-}
-
-func (f *fakeDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	f.puts = append(f.puts, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if err := f.checkTable(in.TableName); err != nil {
-		return nil, err
-	}
-	id, err := keyID(f.t, item{"id": in.Item["id"]})
-	if err != nil {
-		return nil, err
-	}
-	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
-	ok, err := ex.condition(aws.ToString(in.ConditionExpression), f.items[id])
-	if err == nil {
-		err = ex.allUsed()
-	}
-	if err != nil {
-		f.t.Errorf("PutItem: %v", err)
-		return nil, err
-	}
-	if !ok {
-		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	}
-	f.items[id] = maps.Clone(in.Item)
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (f *fakeDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	f.gets = append(f.gets, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if err := f.checkTable(in.TableName); err != nil {
-		return nil, err
-	}
-	id, err := keyID(f.t, in.Key)
-	if err != nil {
-		return nil, err
-	}
-	return &dynamodb.GetItemOutput{Item: maps.Clone(f.items[id])}, nil
-}
-
-func (f *fakeDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	f.updates = append(f.updates, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if err := f.checkTable(in.TableName); err != nil {
-		return nil, err
-	}
-	id, err := keyID(f.t, in.Key)
-	if err != nil {
-		return nil, err
-	}
-	if f.beforeUpdate != nil {
-		f.beforeUpdate(id)
-	}
-	old, exists := f.items[id]
-	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
-	ok, err := ex.condition(aws.ToString(in.ConditionExpression), old)
-	if err != nil {
-		f.t.Errorf("UpdateItem: %v", err)
-		return nil, err
-	}
-	updated := maps.Clone(old)
-	if !exists {
-		updated = item{"id": &types.AttributeValueMemberS{Value: id}} // UpdateItem creates a missing item
-	}
-	if err := ex.update(aws.ToString(in.UpdateExpression), updated); err != nil {
-		f.t.Errorf("UpdateItem: %v", err)
-		return nil, err
-	}
-	if err := ex.allUsed(); err != nil {
-		f.t.Errorf("UpdateItem: %v", err)
-		return nil, err
-	}
-	if !ok {
-		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	}
-	f.items[id] = updated
-	out := &dynamodb.UpdateItemOutput{}
-	if in.ReturnValues == types.ReturnValueAllNew {
-		out.Attributes = maps.Clone(updated)
-	}
-	return out, nil
-}
-
-// Query reads the outbox index: the items that carry both outbox and
-// leaseUntil, in leaseUntil order, keys only.
-func (f *fakeDB) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	f.queries = append(f.queries, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if err := f.checkTable(in.TableName); err != nil {
-		return nil, err
-	}
-	if got := aws.ToString(in.IndexName); got != checkoutdb.OutboxIndex {
-		f.t.Errorf("Query IndexName = %q; want %q", got, checkoutdb.OutboxIndex)
-		return nil, validation("no index %q", got)
-	}
-	kc := aws.ToString(in.KeyConditionExpression)
-	ex := newExpr(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
-	if err := ex.keyCondition(kc); err != nil {
-		f.t.Errorf("Query: %v", err)
-		return nil, err
-	}
-	var found []item
-	for _, it := range f.items {
-		if it["outbox"] == nil || it["leaseUntil"] == nil {
-			continue // not in the sparse index
-		}
-		ok, err := ex.condition(kc, it)
-		if err != nil {
-			f.t.Errorf("Query: %v", err)
-			return nil, err
-		}
-		if ok {
-			found = append(found, item{"id": it["id"], "outbox": it["outbox"], "leaseUntil": it["leaseUntil"]})
-		}
-	}
-	if err := ex.allUsed(); err != nil {
-		f.t.Errorf("Query: %v", err)
-		return nil, err
-	}
-	slices.SortFunc(found, func(a, b item) int {
-		return strings.Compare(str(a["leaseUntil"])+str(a["id"]), str(b["leaseUntil"])+str(b["id"]))
-	})
-	if in.Limit != nil && len(found) > int(*in.Limit) {
-		found = found[:*in.Limit]
-	}
-	return &dynamodb.QueryOutput{Items: found, Count: int32(len(found))}, nil
-}
-
-func (f *fakeDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
-	f.describes = append(f.describes, in)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if err := f.checkTable(in.TableName); err != nil {
-		return nil, err
-	}
-	return &dynamodb.DescribeTableOutput{Table: &types.TableDescription{TableName: in.TableName}}, nil
+func newFakeDB(t *testing.T) fakeDB {
+	db := ddbtest.New(t, ddbtest.Table{Name: testTable, Key: "id", Index: &ddbtest.Index{Name: checkoutdb.OutboxIndex, Hash: "outbox", Range: "leaseUntil"}})
+	return fakeDB{db, db.Items(testTable)}
 }
 
 func str(v types.AttributeValue) string {
@@ -231,207 +49,6 @@ func str(v types.AttributeValue) string {
 		return s.Value
 	}
 	return ""
-}
-
-// expr evaluates the expressions of one request against its attribute
-// names and values, remembering which were used.
-type expr struct {
-	names  map[string]string
-	values map[string]types.AttributeValue
-	used   map[string]bool
-}
-
-func newExpr(names map[string]string, values map[string]types.AttributeValue) *expr {
-	return &expr{names: names, values: values, used: map[string]bool{}}
-}
-
-func (e *expr) name(tok string) (string, error) {
-	if !strings.HasPrefix(tok, "#") {
-		return tok, nil
-	}
-	n, ok := e.names[tok]
-	if !ok {
-		return "", validation("undefined attribute name %s", tok)
-	}
-	e.used[tok] = true
-	return n, nil
-}
-
-func (e *expr) value(tok string) (types.AttributeValue, error) {
-	v, ok := e.values[tok]
-	if !ok {
-		return nil, validation("undefined attribute value %s", tok)
-	}
-	e.used[tok] = true
-	return v, nil
-}
-
-// allUsed fails as DynamoDB does when a name or value is not used by any
-// of the request's expressions.
-func (e *expr) allUsed() error {
-	for _, k := range slices.Sorted(maps.Keys(e.names)) {
-		if !e.used[k] {
-			return validation("ExpressionAttributeNames unused in expressions: %s", k)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(e.values)) {
-		if !e.used[k] {
-			return validation("ExpressionAttributeValues unused in expressions: %s", k)
-		}
-	}
-	return nil
-}
-
-var (
-	existsTerm  = regexp.MustCompile(`^attribute_(not_)?exists\((#?\w+)\)$`)
-	compareTerm = regexp.MustCompile(`^(#?\w+) (=|<>|<=|>=|<|>) (:\w+)$`)
-)
-
-// condition reports whether it holds for it (nil: no such item). An empty
-// condition always holds.
-func (e *expr) condition(cond string, it item) (bool, error) {
-	if cond == "" {
-		return true, nil
-	}
-	holds := true
-	for _, term := range strings.Split(cond, " AND ") {
-		term = strings.TrimSpace(term)
-		if m := existsTerm.FindStringSubmatch(term); m != nil {
-			n, err := e.name(m[2])
-			if err != nil {
-				return false, err
-			}
-			_, has := it[n]
-			holds = holds && has == (m[1] == "")
-			continue
-		}
-		m := compareTerm.FindStringSubmatch(term)
-		if m == nil {
-			return false, validation("fake cannot evaluate %q in %q", term, cond)
-		}
-		n, err := e.name(m[1])
-		if err != nil {
-			return false, err
-		}
-		v, err := e.value(m[3])
-		if err != nil {
-			return false, err
-		}
-		holds = holds && compare(it[n], m[2], v)
-	}
-	return holds, nil
-}
-
-// keyCondition checks that kc is a valid key condition on the outbox index:
-// equality on outbox, and at most a comparison on leaseUntil.
-func (e *expr) keyCondition(kc string) error {
-	terms := strings.Split(kc, " AND ")
-	m := compareTerm.FindStringSubmatch(strings.TrimSpace(terms[0]))
-	if m == nil || m[1] != "outbox" || m[2] != "=" {
-		return validation("query condition %q missed key schema element: outbox", kc)
-	}
-	for _, term := range terms[1:] {
-		m := compareTerm.FindStringSubmatch(strings.TrimSpace(term))
-		if m == nil || m[1] != "leaseUntil" || m[2] == "<>" {
-			return validation("query key condition %q not supported", kc)
-		}
-	}
-	if len(terms) > 2 {
-		return validation("query key condition %q has too many terms", kc)
-	}
-	// DynamoDB checks the values whether or not any item is evaluated: an
-	// empty index must not make them unused.
-	for _, term := range terms {
-		if _, err := e.value(compareTerm.FindStringSubmatch(strings.TrimSpace(term))[3]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// compare is DynamoDB's comparison: false when the attribute is missing or
-// of another type than the value.
-func compare(a types.AttributeValue, op string, b types.AttributeValue) bool {
-	var c int
-	switch a := a.(type) {
-	case *types.AttributeValueMemberS:
-		b, ok := b.(*types.AttributeValueMemberS)
-		if !ok {
-			return false
-		}
-		c = strings.Compare(a.Value, b.Value)
-	case *types.AttributeValueMemberN:
-		b, ok := b.(*types.AttributeValueMemberN)
-		if !ok {
-			return false
-		}
-		x, err1 := strconv.ParseFloat(a.Value, 64)
-		y, err2 := strconv.ParseFloat(b.Value, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		switch {
-		case x < y:
-			c = -1
-		case x > y:
-			c = 1
-		}
-	default:
-		return false
-	}
-	switch op {
-	case "=":
-		return c == 0
-	case "<>":
-		return c != 0
-	case "<":
-		return c < 0
-	case "<=":
-		return c <= 0
-	case ">":
-		return c > 0
-	case ">=":
-		return c >= 0
-	}
-	return false
-}
-
-var updateClause = regexp.MustCompile(`^SET (.+?)(?: REMOVE (.+))?$`)
-
-// update applies a "SET a = :x, b = :y REMOVE c, d" expression to it.
-func (e *expr) update(upd string, it item) error {
-	m := updateClause.FindStringSubmatch(upd)
-	if m == nil {
-		return validation("fake cannot apply update %q", upd)
-	}
-	for _, set := range strings.Split(m[1], ",") {
-		lhs, rhs, ok := strings.Cut(strings.TrimSpace(set), " = ")
-		if !ok || !strings.HasPrefix(rhs, ":") {
-			return validation("fake cannot apply %q in %q", set, upd)
-		}
-		n, err := e.name(lhs)
-		if err != nil {
-			return err
-		}
-		v, err := e.value(rhs)
-		if err != nil {
-			return err
-		}
-		if n == "id" {
-			return validation("cannot update attribute id: it is part of the key")
-		}
-		it[n] = v
-	}
-	if m[2] != "" {
-		for _, rem := range strings.Split(m[2], ",") {
-			n, err := e.name(strings.TrimSpace(rem))
-			if err != nil {
-				return err
-			}
-			delete(it, n)
-		}
-	}
-	return nil
 }
 
 // Test data.
@@ -615,10 +232,10 @@ func TestCreateExisting(t *testing.T) {
 
 func TestCreateError(t *testing.T) {
 	db := newFakeDB(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	err := checkoutdb.New(db, testTable).Create(context.Background(), testOrder(1), now)
-	if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrExists) {
-		t.Errorf("Create = %v; want it to wrap %v, not ErrExists", err, db.err)
+	if !errors.Is(err, db.Err) || errors.Is(err, checkout.ErrExists) {
+		t.Errorf("Create = %v; want it to wrap %v, not ErrExists", err, db.Err)
 	}
 	if err != nil && !strings.Contains(err.Error(), testID(1)) {
 		t.Errorf("Create error %q does not name the order", err)
@@ -679,7 +296,7 @@ func TestGet(t *testing.T) {
 				t.Errorf("record (-want +got):\n%s", diff)
 			}
 			// Read-your-write: the order page must show an order just placed.
-			if in := db.gets[0]; !aws.ToBool(in.ConsistentRead) {
+			if in := db.Gets[0]; !aws.ToBool(in.ConsistentRead) {
 				t.Errorf("GetItem ConsistentRead = %v; want true", in.ConsistentRead)
 			}
 		})
@@ -695,10 +312,10 @@ func TestGetNotFound(t *testing.T) {
 
 func TestGetError(t *testing.T) {
 	db := newFakeDB(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	_, err := checkoutdb.New(db, testTable).Get(context.Background(), testID(1))
-	if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrNotFound) {
-		t.Errorf("Get = %v; want it to wrap %v, not ErrNotFound", err, db.err)
+	if !errors.Is(err, db.Err) || errors.Is(err, checkout.ErrNotFound) {
+		t.Errorf("Get = %v; want it to wrap %v, not ErrNotFound", err, db.Err)
 	}
 }
 
@@ -733,7 +350,7 @@ func TestMarkPublished(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := newFakeDB(t)
-			db.items = tc.stored
+			maps.Copy(db.items, tc.stored)
 			err := checkoutdb.New(db, testTable).MarkPublished(context.Background(), testID(1), "sns-1", at)
 			if gotErr := err != nil; gotErr != tc.wantErr {
 				t.Fatalf("MarkPublished = %v; want error: %v", err, tc.wantErr)
@@ -745,10 +362,10 @@ func TestMarkPublished(t *testing.T) {
 
 func TestMarkPublishedError(t *testing.T) {
 	db := newFakeDB(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	err := checkoutdb.New(db, testTable).MarkPublished(context.Background(), testID(1), "sns-1", now)
-	if !errors.Is(err, db.err) {
-		t.Errorf("MarkPublished = %v; want it to wrap %v", err, db.err)
+	if !errors.Is(err, db.Err) {
+		t.Errorf("MarkPublished = %v; want it to wrap %v", err, db.Err)
 	}
 }
 
@@ -780,7 +397,7 @@ func TestReschedule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := newFakeDB(t)
-			db.items = tc.stored
+			maps.Copy(db.items, tc.stored)
 			if err := checkoutdb.New(db, testTable).Reschedule(context.Background(), testID(1), 3, next); err != nil {
 				t.Fatalf("Reschedule = %v; want nil", err)
 			}
@@ -791,10 +408,10 @@ func TestReschedule(t *testing.T) {
 
 func TestRescheduleError(t *testing.T) {
 	db := newFakeDB(t)
-	db.err = errors.New("throttled")
+	db.Err = errors.New("throttled")
 	err := checkoutdb.New(db, testTable).Reschedule(context.Background(), testID(1), 1, now)
-	if !errors.Is(err, db.err) {
-		t.Errorf("Reschedule = %v; want it to wrap %v", err, db.err)
+	if !errors.Is(err, db.Err) {
+		t.Errorf("Reschedule = %v; want it to wrap %v", err, db.Err)
 	}
 }
 
@@ -803,14 +420,14 @@ func TestRescheduleError(t *testing.T) {
 // the caller claims each just before publishing it.
 func TestDueOrders(t *testing.T) {
 	db := newFakeDB(t)
-	db.items = map[string]item{
+	maps.Copy(db.items, map[string]item{
 		testID(1): pendingItem(1, now.Add(-time.Minute)),
 		testID(2): pendingItem(2, now), // the boundary: due
 		testID(3): pendingItem(3, now.Add(time.Microsecond)),
 		testID(4): publishedItem(4),
 		testID(5): legacyItem(5, now.Add(-time.Hour)),
 		testID(6): legacyItem(6, now.Add(time.Second)),
-	}
+	})
 	before := maps.Clone(db.items)
 	got, err := checkoutdb.New(db, testTable).DueOrders(context.Background(), now.In(time.FixedZone("CEST", 2*60*60)), 10)
 	if err != nil {
@@ -827,7 +444,7 @@ func TestDueOrders(t *testing.T) {
 	}
 	diffItems(t, "stored items", before, db.items)
 	var keys []string
-	for _, q := range db.queries {
+	for _, q := range db.Queries {
 		keys = append(keys, str(q.ExpressionAttributeValues[":o"]))
 		if got := aws.ToInt32(q.Limit); got != 10 {
 			t.Errorf("Query Limit = %d; want 10 (per shard)", got)
@@ -865,7 +482,7 @@ func TestDueOrdersLimit(t *testing.T) {
 
 // failQuery fails the queries of one outbox key.
 type failQuery struct {
-	*fakeDB
+	fakeDB
 	key string
 	err error
 }
@@ -880,10 +497,10 @@ func (f *failQuery) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...
 func TestDueOrdersErrors(t *testing.T) {
 	t.Run("every query", func(t *testing.T) {
 		db := newFakeDB(t)
-		db.err = errors.New("throttled")
+		db.Err = errors.New("throttled")
 		got, err := checkoutdb.New(db, testTable).DueOrders(context.Background(), now, 10)
-		if !errors.Is(err, db.err) || len(got) != 0 {
-			t.Errorf("DueOrders = %v, %v; want nothing and an error wrapping %v", got, err, db.err)
+		if !errors.Is(err, db.Err) || len(got) != 0 {
+			t.Errorf("DueOrders = %v, %v; want nothing and an error wrapping %v", got, err, db.Err)
 		}
 	})
 	t.Run("one shard", func(t *testing.T) {
@@ -948,7 +565,7 @@ func TestClaim(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := newFakeDB(t)
-			db.items = tc.stored
+			maps.Copy(db.items, tc.stored)
 			got, err := checkoutdb.New(db, testTable).Claim(context.Background(), checkout.Due{ID: testID(1), LeaseUntil: read}, now.In(time.FixedZone("CEST", 2*60*60)), leaseFor)
 			if !errors.Is(err, tc.wantErr) || (err != nil) != (tc.wantErr != nil) {
 				t.Fatalf("Claim = %v; want %v", err, tc.wantErr)
@@ -967,10 +584,10 @@ func TestClaimErrors(t *testing.T) {
 	t.Run("write", func(t *testing.T) {
 		db := newFakeDB(t)
 		db.items[testID(1)] = pendingItem(1, now)
-		db.err = errors.New("throttled")
+		db.Err = errors.New("throttled")
 		_, err := checkoutdb.New(db, testTable).Claim(context.Background(), checkout.Due{ID: testID(1), LeaseUntil: now}, now, time.Second)
-		if !errors.Is(err, db.err) || errors.Is(err, checkout.ErrNotDue) {
-			t.Errorf("Claim = %v; want it to wrap %v, not ErrNotDue", err, db.err)
+		if !errors.Is(err, db.Err) || errors.Is(err, checkout.ErrNotDue) {
+			t.Errorf("Claim = %v; want it to wrap %v, not ErrNotDue", err, db.Err)
 		}
 		if err != nil && !strings.Contains(err.Error(), testID(1)) {
 			t.Errorf("Claim error %q does not name the order", err)
@@ -1017,8 +634,13 @@ func TestRelayDrainsEveryShard(t *testing.T) {
 		shardOfKey[testID(i)] = "pending"
 	}
 	pub := &countingPublisher{}
-	svc := checkout.NewService(checkoutdb.New(db, testTable), pub, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		func() time.Time { return now }, checkout.Options{Batch: 3})
+	cfg := checkout.Config{PublishTimeout: 5 * time.Second, StoreTimeout: 5 * time.Second, Lease: 30 * time.Second,
+		RetryBase: 2 * time.Second, RetryMax: time.Minute, Interval: 2 * time.Second, Batch: 3}
+	svc, err := checkout.NewService(checkoutdb.New(db, testTable), pub, func() time.Time { return now }, cfg,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	svc.DrainOutbox(context.Background())
 
@@ -1054,8 +676,8 @@ func TestPing(t *testing.T) {
 	if err := store.Ping(context.Background()); err != nil {
 		t.Errorf("Ping = %v; want nil", err)
 	}
-	db.err = errors.New("no route to host")
-	if err := store.Ping(context.Background()); !errors.Is(err, db.err) || !strings.Contains(err.Error(), testTable) {
-		t.Errorf("Ping = %v; want an error naming %s and wrapping %v", err, testTable, db.err)
+	db.Err = errors.New("no route to host")
+	if err := store.Ping(context.Background()); !errors.Is(err, db.Err) || !strings.Contains(err.Error(), testTable) {
+		t.Errorf("Ping = %v; want an error naming %s and wrapping %v", err, testTable, db.Err)
 	}
 }

@@ -1,8 +1,9 @@
-// Package awscalls records the AWS calls that processes make: a reverse proxy
-// put between the binaries and the AWS emulator (their AWS_ENDPOINT_URL) that
-// notes, for each request, who called (the SDK's app id, AWS_SDK_UA_APP_ID),
-// the service, the API and the resources it names. The IAM test checks each
-// recorded call against the permissions Copilot's rendered stacks grant.
+// Package awscalls records AWS calls as the service receives them, one request per attempt:
+// who called (the SDK's app id, AWS_SDK_UA_APP_ID), the service, the API and the resources it
+// names. Other processes are recorded by a reverse proxy put between them and the AWS
+// emulator (their AWS_ENDPOINT_URL: Start), the process's own SDK clients by an HTTP client
+// (Recorder.Client). The IAM check (iamcheck) evaluates each call of the e2e tests against the
+// permissions Copilot's rendered stacks grant; the bench counts and prices them.
 package awscalls
 
 import (
@@ -29,7 +30,9 @@ type Call struct {
 	// topic ARN. Index is the DynamoDB index a Query or Scan reads.
 	Resources []string
 	Index     string
-	Status    int // the emulator's HTTP status
+	// Consistent is set on a DynamoDB read that asked for strong consistency.
+	Consistent bool
+	Status     int // the HTTP status of the answer; 0 when none came
 }
 
 func (c Call) String() string {
@@ -47,6 +50,48 @@ type Recorder struct {
 
 	mu    sync.Mutex
 	calls []Call
+}
+
+// New returns a recorder for the process's own SDK clients (Client), with no proxy.
+func New() *Recorder { return &Recorder{} }
+
+// Doer sends an HTTP request: the SDK's aws.HTTPClient.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Client returns an HTTP client for the SDK (aws.Config.HTTPClient) that sends each request
+// through next and records it. It sits past the SDK's retryer, so every attempt is a call.
+func (r *Recorder) Client(next Doer) Doer { return recordingClient{r, next} }
+
+type recordingClient struct {
+	r    *Recorder
+	next Doer
+}
+
+func (c recordingClient) Do(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, fmt.Errorf("record %s: %w", req.URL, err)
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	call := Parse(req, body)
+	resp, err := c.next.Do(req)
+	if resp != nil {
+		call.Status = resp.StatusCode
+	}
+	c.r.record(call)
+	return resp, err
+}
+
+func (r *Recorder) record(c Call) {
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
 }
 
 // Start listens on a free loopback port and forwards every request to
@@ -73,9 +118,7 @@ func Start(target string) (*Recorder, error) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		proxy.ServeHTTP(sw, req)
 		call.Status = sw.status
-		r.mu.Lock()
-		r.calls = append(r.calls, call)
-		r.mu.Unlock()
+		r.record(call)
 	})}
 	go func() { _ = r.srv.Serve(l) }()
 	return r, nil
@@ -91,8 +134,13 @@ func (r *Recorder) Calls() []Call {
 	return slices.Clone(r.calls)
 }
 
-// Close stops the proxy.
-func (r *Recorder) Close() error { return r.srv.Close() }
+// Close stops the proxy, if there is one.
+func (r *Recorder) Close() error {
+	if r.srv == nil {
+		return nil
+	}
+	return r.srv.Close()
+}
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -135,6 +183,7 @@ func Parse(req *http.Request, body []byte) Call {
 		var in jsonRequest
 		if err := json.Unmarshal(body, &in); err == nil {
 			c.Resources, c.Index = in.resources()
+			c.Consistent = in.ConsistentRead
 		}
 		return c
 	}
@@ -154,11 +203,12 @@ func Parse(req *http.Request, body []byte) Call {
 // jsonRequest holds the fields of SQS and DynamoDB requests that name a
 // resource.
 type jsonRequest struct {
-	QueueUrl      string
-	TableName     string
-	IndexName     string
-	RequestItems  map[string]json.RawMessage
-	TransactItems []map[string]struct{ TableName string }
+	QueueUrl       string
+	TableName      string
+	IndexName      string
+	ConsistentRead bool
+	RequestItems   map[string]json.RawMessage
+	TransactItems  []map[string]struct{ TableName string }
 }
 
 func (in jsonRequest) resources() ([]string, string) {

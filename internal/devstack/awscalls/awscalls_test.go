@@ -1,11 +1,14 @@
 package awscalls
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestParse reads requests as the SDK sends them: who called (the app id in
@@ -55,6 +58,12 @@ func TestParse(t *testing.T) {
 			want:    Call{Caller: "publisher", Service: "dynamodb", API: "Query", Resources: []string{"pubsub-e1-publisher-ordersTable"}, Index: "outbox"},
 		},
 		{
+			name:    "DynamoDB strongly consistent GetItem",
+			headers: map[string]string{"User-Agent": "x app/order-page", "Authorization": strings.Replace(auth, "%s", "dynamodb", 1), "X-Amz-Target": "DynamoDB_20120810.GetItem"},
+			body:    `{"TableName":"t1","Key":{},"ConsistentRead":true}`,
+			want:    Call{Caller: "order-page", Service: "dynamodb", API: "GetItem", Resources: []string{"t1"}, Consistent: true},
+		},
+		{
 			name:    "DynamoDB BatchGetItem across tables",
 			headers: map[string]string{"User-Agent": "x app/publisher", "Authorization": strings.Replace(auth, "%s", "dynamodb", 1), "X-Amz-Target": "DynamoDB_20120810.BatchGetItem"},
 			body:    `{"RequestItems":{"t2":{"Keys":[]},"t1":{"Keys":[]}}}`,
@@ -79,9 +88,49 @@ func TestParse(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 			got := Parse(req, []byte(tc.body))
-			if got.Caller != tc.want.Caller || got.Service != tc.want.Service || got.API != tc.want.API || got.Index != tc.want.Index || !slices.Equal(got.Resources, tc.want.Resources) {
+			if got.Caller != tc.want.Caller || got.Service != tc.want.Service || got.API != tc.want.API || got.Index != tc.want.Index || got.Consistent != tc.want.Consistent || !slices.Equal(got.Resources, tc.want.Resources) {
 				t.Errorf("Parse = %+v; want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestClient records the process's own requests, each attempt with the status it got, and
+// delivers them untouched.
+func TestClient(t *testing.T) {
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer srv.Close()
+	rec := New()
+	client := rec.Client(srv.Client())
+	for _, body := range []string{`{"QueueUrl":"q1"}`, `{"QueueUrl":"q2"}`} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("User-Agent", "x app/relay")
+		req.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := []Call{
+		{Caller: "relay", API: "SendMessage", Resources: []string{"q1"}, Status: http.StatusTeapot},
+		{Caller: "relay", API: "SendMessage", Resources: []string{"q2"}, Status: http.StatusTeapot},
+	}
+	if diff := cmp.Diff(want, rec.Calls()); diff != "" {
+		t.Errorf("Calls (-want +got):\n%s", diff)
+	}
+	if want := []string{`{"QueueUrl":"q1"}`, `{"QueueUrl":"q2"}`}; !slices.Equal(bodies, want) {
+		t.Errorf("the server got %q; want %q", bodies, want)
+	}
+	if err := rec.Close(); err != nil {
+		t.Errorf("Close without a proxy: %v", err)
 	}
 }

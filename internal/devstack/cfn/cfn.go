@@ -1,7 +1,8 @@
-// Package cfn reads CloudFormation templates, YAML or JSON, into plain Go values, with the
-// short-form intrinsic functions of YAML (!Ref, !Sub, !GetAtt, !If, ...) turned into their
-// long form ({"Ref": ...}, {"Fn::Sub": ...}, {"Fn::GetAtt": [resource, attribute]}), so code
-// that reads a template sees one shape whichever way it was written.
+// Package cfn is the one reader of CloudFormation here: it reads templates, YAML or JSON, into
+// plain Go values, with the short-form intrinsic functions of YAML (!Ref, !Sub, !GetAtt, !If,
+// ...) turned into their long form ({"Ref": ...}, {"Fn::Sub": ...}, {"Fn::GetAtt": [resource,
+// attribute]}), so code that reads a template sees one shape whichever way it was written;
+// resolves them for one stack (Stack); and reads what Copilot renders (Rendered).
 package cfn
 
 import (

@@ -1,7 +1,6 @@
-// Package topology reads the application's AWS resources from the Copilot
-// workspace (copilot/: manifests and DynamoDB addons) and creates the same
-// resources on an emulator, so the local topology cannot drift from the
-// deployed one.
+// Package topology reads the Copilot workspace (copilot/: the manifests, and the addons with
+// cfn) into the application's services and AWS resources, and creates the same resources on
+// an emulator, so the local topology cannot drift from the deployed one.
 package topology
 
 import (
@@ -18,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pubsub-app/pubsub/internal/copilot"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 // Service types this package understands.
@@ -30,6 +30,17 @@ const (
 type Topology struct {
 	App      string
 	Services []*Service // sorted by name
+	// Addons are the CloudFormation templates of every addons folder, the services' and the
+	// environments', sorted by path: the one list of them the tests read.
+	Addons []Addon
+}
+
+// Addon is one CloudFormation template of an addons folder: <workload>/addons/*.yml but
+// addons.parameters.yml, which is not a template.
+type Addon struct {
+	Workload string // the folder under copilot/: a service, or "environments"
+	Path     string // relative to the workspace, e.g. publisher/addons/ordersTable.yml
+	Template *cfn.Template
 }
 
 // Service is one manifest and its addons.
@@ -66,7 +77,6 @@ type Queue struct {
 // Table is a DynamoDB table declared by an addon.
 type Table struct {
 	LogicalID    string // the resource name, e.g. ordersTable
-	NamePattern  string // TableName, with ${App}, ${Env} and ${Name} unexpanded
 	PartitionKey string
 	KeyType      string // S, N or B
 	// Output is the addon output that refers to the table (ordersTableName);
@@ -76,6 +86,7 @@ type Table struct {
 	// Attributes maps every key attribute (table and indexes) to its type.
 	Attributes map[string]string
 	Indexes    []Index
+	addon      *cfn.Template // whose TableName TableName resolves
 }
 
 // Index is a global secondary index of a table.
@@ -120,6 +131,9 @@ func Load(fsys fs.FS) (*Topology, error) {
 		return nil, fmt.Errorf("read workspace: no application name in .workspace (%v)", err)
 	}
 	top := &Topology{App: w.Application}
+	if top.Addons, err = loadAddons(fsys); err != nil {
+		return nil, err
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("read workspace: %w", err)
@@ -131,7 +145,7 @@ func Load(fsys fs.FS) (*Topology, error) {
 		if _, err := fs.Stat(fsys, path.Join(e.Name(), "manifest.yml")); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		svc, err := loadService(fsys, e.Name())
+		svc, err := loadService(fsys, e.Name(), top.Addons)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +187,7 @@ type manifest struct {
 	} `yaml:"subscribe"`
 }
 
-func loadService(fsys fs.FS, dir string) (*Service, error) {
+func loadService(fsys fs.FS, dir string, addons []Addon) (*Service, error) {
 	file := path.Join(dir, "manifest.yml")
 	raw, err := fs.ReadFile(fsys, file)
 	if err != nil {
@@ -238,9 +252,17 @@ func loadService(fsys fs.FS, dir string) (*Service, error) {
 		}
 		*d.dst = v
 	}
-	if svc.Tables, err = loadAddons(fsys, dir); err != nil {
-		return nil, err
+	for _, a := range addons {
+		if a.Workload != dir {
+			continue
+		}
+		tables, err := addonTables(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.Path, err)
+		}
+		svc.Tables = append(svc.Tables, tables...)
 	}
+	slices.SortFunc(svc.Tables, func(a, b Table) int { return strings.Compare(a.LogicalID, b.LogicalID) })
 	return svc, nil
 }
 
@@ -293,45 +315,13 @@ func (t *Topology) checkVariables(s *Service) error {
 	return nil
 }
 
-// addon is the part of a CloudFormation template read here; tagged values
-// (!Ref, !Sub) are kept as nodes.
-type addon struct {
-	Resources map[string]struct {
-		Type       string    `yaml:"Type"`
-		Properties yaml.Node `yaml:"Properties"`
-	} `yaml:"Resources"`
-	Outputs map[string]struct {
-		Value yaml.Node `yaml:"Value"`
-	} `yaml:"Outputs"`
-}
-
-type tableProps struct {
-	TableName            yaml.Node `yaml:"TableName"`
-	AttributeDefinitions []struct {
-		AttributeName string `yaml:"AttributeName"`
-		AttributeType string `yaml:"AttributeType"`
-	} `yaml:"AttributeDefinitions"`
-	KeySchema              []keyElement `yaml:"KeySchema"`
-	GlobalSecondaryIndexes []struct {
-		IndexName  string       `yaml:"IndexName"`
-		KeySchema  []keyElement `yaml:"KeySchema"`
-		Projection struct {
-			ProjectionType string `yaml:"ProjectionType"`
-		} `yaml:"Projection"`
-	} `yaml:"GlobalSecondaryIndexes"`
-}
-
-type keyElement struct {
-	AttributeName string `yaml:"AttributeName"`
-	KeyType       string `yaml:"KeyType"`
-}
-
-func loadAddons(fsys fs.FS, dir string) ([]Table, error) {
-	files, err := fs.Glob(fsys, path.Join(dir, "addons", "*.yml"))
+// loadAddons reads every <workload>/addons/*.yml of the workspace but addons.parameters.yml.
+func loadAddons(fsys fs.FS) ([]Addon, error) {
+	files, err := fs.Glob(fsys, "*/addons/*.yml")
 	if err != nil {
 		return nil, err
 	}
-	var tables []Table
+	var addons []Addon
 	for _, file := range files {
 		if path.Base(file) == "addons.parameters.yml" {
 			continue
@@ -340,45 +330,67 @@ func loadAddons(fsys fs.FS, dir string) ([]Table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", file, err)
 		}
-		var a addon
-		if err := yaml.Unmarshal(raw, &a); err != nil {
+		tpl, err := cfn.Parse(raw)
+		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", file, err)
 		}
-		refs := map[string]string{} // logical id → output name
-		for name, o := range a.Outputs {
-			if o.Value.Tag == "!Ref" {
-				refs[o.Value.Value] = name
-			}
-		}
-		for id, r := range a.Resources {
-			if r.Type != "AWS::DynamoDB::Table" {
-				continue
-			}
-			t, err := parseTable(id, r.Properties, refs[id])
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", file, err)
-			}
-			tables = append(tables, t)
+		addons = append(addons, Addon{Workload: strings.SplitN(file, "/", 2)[0], Path: file, Template: tpl})
+	}
+	return addons, nil
+}
+
+// addonTables reads the DynamoDB tables an addon declares.
+func addonTables(a Addon) ([]Table, error) {
+	refs := map[string]string{} // logical id → output name
+	for name, o := range a.Template.Outputs {
+		if id, ok := cfn.Ref(o.Value); ok {
+			refs[id] = name
 		}
 	}
-	slices.SortFunc(tables, func(a, b Table) int { return strings.Compare(a.LogicalID, b.LogicalID) })
+	var tables []Table
+	for _, id := range a.Template.OfType("AWS::DynamoDB::Table") {
+		t, err := parseTable(a.Template, id, refs[id])
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", id, err)
+		}
+		tables = append(tables, t)
+	}
 	return tables, nil
 }
 
-func parseTable(id string, node yaml.Node, output string) (Table, error) {
-	var p tableProps
-	if err := node.Decode(&p); err != nil {
-		return Table{}, fmt.Errorf("table %s: %w", id, err)
+type keyElement struct{ AttributeName, KeyType string }
+
+func parseTable(addon *cfn.Template, id string, output string) (Table, error) {
+	props := addon.Resources[id].Properties
+	var p struct {
+		AttributeDefinitions   []struct{ AttributeName, AttributeType string }
+		KeySchema              []keyElement
+		GlobalSecondaryIndexes []struct {
+			IndexName  string
+			KeySchema  []keyElement
+			Projection struct{ ProjectionType string }
+		}
 	}
-	t := Table{LogicalID: id, NamePattern: p.TableName.Value, Attributes: map[string]string{}}
-	if t.NamePattern == "" {
-		return Table{}, fmt.Errorf("table %s: no TableName", id)
+	// The properties as decoded are JSON's values: a round trip checks their shape.
+	b, err := json.Marshal(props)
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err != nil {
+		return Table{}, err
+	}
+	t := Table{LogicalID: id, Attributes: map[string]string{}, addon: addon}
+	if props["TableName"] == nil {
+		return Table{}, errors.New("no TableName")
+	}
+	if name, err := t.tableName("app0probe", "env0probe", "svc0probe"); err != nil || strings.Contains(name, "{unresolved:") {
+		return Table{}, fmt.Errorf("TableName %v does not resolve with the parameters Copilot passes (App, Env, Name): %q %v", props["TableName"], name, err)
 	}
 	for _, k := range p.KeySchema {
 		if k.KeyType == "HASH" {
 			t.PartitionKey = k.AttributeName
 		} else {
-			return Table{}, fmt.Errorf("table %s: key %s of type %s: only a partition key is supported", id, k.AttributeName, k.KeyType)
+			return Table{}, fmt.Errorf("key %s of type %s: only a partition key is supported", k.AttributeName, k.KeyType)
 		}
 	}
 	for _, d := range p.AttributeDefinitions {
@@ -386,7 +398,7 @@ func parseTable(id string, node yaml.Node, output string) (Table, error) {
 	}
 	t.KeyType = t.Attributes[t.PartitionKey]
 	if t.PartitionKey == "" || t.KeyType == "" {
-		return Table{}, fmt.Errorf("table %s: no defined partition key", id)
+		return Table{}, errors.New("no defined partition key")
 	}
 	for _, g := range p.GlobalSecondaryIndexes {
 		ix := Index{Name: g.IndexName, Projection: g.Projection.ProjectionType}
@@ -398,22 +410,33 @@ func parseTable(id string, node yaml.Node, output string) (Table, error) {
 				ix.SortKey = k.AttributeName
 			}
 			if t.Attributes[k.AttributeName] == "" {
-				return Table{}, fmt.Errorf("table %s: index %s: key %s has no attribute definition", id, g.IndexName, k.AttributeName)
+				return Table{}, fmt.Errorf("index %s: key %s has no attribute definition", g.IndexName, k.AttributeName)
 			}
 		}
 		if ix.Name == "" || ix.PartitionKey == "" {
-			return Table{}, fmt.Errorf("table %s: index without a name or partition key", id)
+			return Table{}, errors.New("index without a name or partition key")
 		}
 		t.Indexes = append(t.Indexes, ix)
 	}
 	if output == "" {
-		return Table{}, fmt.Errorf("table %s: no output refers to it, so no variable carries its name", id)
+		return Table{}, errors.New("no output refers to it, so no variable carries its name")
 	}
 	t.Output, t.EnvVar = output, copilot.OutputVariable(output)
 	return t, nil
 }
 
-// TableName expands a table's name for an application, environment and service.
+// TableName is the table's name in a deployment of service svc to environment env of app: its
+// addon's TableName resolved with the parameters Copilot passes every addon (App, Env, Name).
 func (t Table) TableName(app, env, svc string) string {
-	return strings.NewReplacer("${App}", app, "${Env}", env, "${Name}", svc).Replace(t.NamePattern)
+	name, _ := t.tableName(app, env, svc) // Load resolved it once
+	return name
+}
+
+func (t Table) tableName(app, env, svc string) (string, error) {
+	s, err := cfn.NewStack(app+"-"+env+"-"+svc+"-AddonsStack", "", "", t.addon, map[string]string{"App": app, "Env": env, "Name": svc})
+	if err != nil {
+		return "", err
+	}
+	v, err := s.Resolve(t.addon.Resources[t.LogicalID].Properties["TableName"])
+	return fmt.Sprint(v), err
 }

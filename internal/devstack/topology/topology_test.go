@@ -121,7 +121,7 @@ func TestLoad(t *testing.T) {
 				Subscribes: []topology.Subscription{{Topic: "ordersTopic", Service: "publisher", FilterPolicy: `{"amount":[{"numeric":[">=",80]}]}`}},
 				Queue:      topology.Queue{Delay: 0, Retention: 96 * time.Hour, Timeout: 45 * time.Second, DeadLetterTries: 3},
 				Tables: []topology.Table{{
-					LogicalID: "couponsTable", NamePattern: "${App}-${Env}-${Name}-couponsTable",
+					LogicalID:    "couponsTable",
 					PartitionKey: "orderId", KeyType: "S", Output: "couponsTableName", EnvVar: "COUPONS_TABLE_NAME",
 					Attributes: map[string]string{"orderId": "S"},
 				}},
@@ -136,7 +136,7 @@ func TestLoad(t *testing.T) {
 				// A service without a queue gets the queue defaults all the same.
 				Queue: topology.Queue{Retention: 96 * time.Hour, Timeout: 30 * time.Second},
 				Tables: []topology.Table{{
-					LogicalID: "ordersTable", NamePattern: "${App}-${Env}-${Name}-ordersTable",
+					LogicalID:    "ordersTable",
 					PartitionKey: "id", KeyType: "S", Output: "ordersTableName", EnvVar: "ORDERS_TABLE_NAME",
 					Attributes: map[string]string{"id": "S", "outbox": "S", "leaseUntil": "S"},
 					Indexes:    []topology.Index{{Name: "outbox", PartitionKey: "outbox", SortKey: "leaseUntil", Projection: "KEYS_ONLY"}},
@@ -154,8 +154,16 @@ func TestLoad(t *testing.T) {
 			}
 			return v
 		}))
-	if diff := cmp.Diff(want, top, asJSON, cmpopts.IgnoreFields(topology.Service{}, "Manifest")); diff != "" {
+	ignore := cmp.Options{cmpopts.IgnoreFields(topology.Service{}, "Manifest"), cmpopts.IgnoreFields(topology.Topology{}, "Addons"), cmpopts.IgnoreUnexported(topology.Table{})}
+	if diff := cmp.Diff(want, top, asJSON, ignore); diff != "" {
 		t.Errorf("topology (-want +got):\n%s", diff)
+	}
+	var addons []string
+	for _, a := range top.Addons {
+		addons = append(addons, a.Workload+" "+a.Path+" "+strings.Join(a.Template.OfType("AWS::DynamoDB::Table"), ","))
+	}
+	if want := []string{"promotion promotion/addons/couponsTable.yml couponsTable", "publisher publisher/addons/ordersTable.yml ordersTable"}; !cmp.Equal(addons, want) {
+		t.Errorf("Addons = %q; want %q", addons, want)
 	}
 	if got := top.Service("promotion").Manifest["type"]; got != topology.TypeWorker {
 		t.Errorf("promotion Manifest[type] = %v; want the parsed manifest", got)
@@ -305,6 +313,11 @@ func TestLoadRejects(t *testing.T) {
 			name:    "table without TableName",
 			changes: []change{{"promotion/addons/couponsTable.yml", "      TableName: !Sub ${App}-${Env}-${Name}-couponsTable\n", ""}},
 			want:    []string{"promotion/addons/couponsTable.yml", "table couponsTable: no TableName"},
+		},
+		{
+			name:    "table named with a parameter Copilot does not pass",
+			changes: []change{{"promotion/addons/couponsTable.yml", "${Name}-couponsTable", "${Service}-couponsTable"}},
+			want:    []string{"promotion/addons/couponsTable.yml", "table couponsTable: TableName", "does not resolve"},
 		},
 		{
 			name:    "table with a sort key",

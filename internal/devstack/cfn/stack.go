@@ -1,12 +1,14 @@
-package iam
+package cfn
+
+// This file resolves a template's intrinsic functions as CloudFormation would for one stack,
+// as far as the stacks of this project need: Ref, Fn::GetAtt of the resource types they hold,
+// Fn::Sub, Fn::If, Fn::Join, Fn::Split, Fn::Select and the conditions.
 
 import (
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 // Unresolved is the value given to what only a real deployment knows (an
@@ -21,7 +23,7 @@ type noValue struct{}
 type Stack struct {
 	Name            string // the stack name (AWS::StackName)
 	Region, Account string
-	Template        *cfn.Template
+	Template        *Template
 	Params          map[string]string
 	conditions      map[string]bool
 	NestedOutputs   map[string]map[string]any // logical id of a nested stack → its resolved outputs
@@ -29,7 +31,7 @@ type Stack struct {
 
 // NewStack resolves the template's conditions with params (missing ones take
 // their defaults).
-func NewStack(name, region, account string, t *cfn.Template, params map[string]string) (*Stack, error) {
+func NewStack(name, region, account string, t *Template, params map[string]string) (*Stack, error) {
 	s := &Stack{Name: name, Region: region, Account: account, Template: t, Params: map[string]string{}, NestedOutputs: map[string]map[string]any{}}
 	for k, p := range t.Parameters {
 		if p.Default != nil {
@@ -192,7 +194,7 @@ func (s *Stack) function(fn string, arg any) (any, error) {
 		if len(parts) != 2 {
 			return nil, fmt.Errorf("Fn::GetAtt wants [resource, attribute]: %v", arg)
 		}
-		return s.getAtt(fmt.Sprint(parts[0]), fmt.Sprint(parts[1]))
+		return s.Attr(fmt.Sprint(parts[0]), fmt.Sprint(parts[1]))
 	case "Fn::Sub":
 		return s.sub(arg)
 	case "Fn::If":
@@ -278,7 +280,7 @@ func (s *Stack) ref(name string) (any, error) {
 	if _, ok := s.Template.Parameters[name]; ok {
 		return Unresolved("parameter " + name), nil
 	}
-	return s.getAtt(name, "Ref")
+	return s.Attr(name, "Ref")
 }
 
 // physicalName is the name CloudFormation gives a resource: the name
@@ -296,85 +298,54 @@ func (s *Stack) physicalName(logical, prop string) (string, error) {
 	return s.Name + "-" + logical, nil
 }
 
-func (s *Stack) getAtt(logical, attr string) (any, error) {
+// Attr is Fn::GetAtt of a resource of the stack, or with attr "Ref" its Ref: names and ARNs as
+// CloudFormation would make them (see physicalName) for the types in named, the resolved
+// outputs of a nested stack (NestedOutputs), Unresolved for anything else.
+func (s *Stack) Attr(logical, attr string) (any, error) {
 	r, ok := s.Template.Resources[logical]
 	if !ok {
 		return nil, fmt.Errorf("no resource %s", logical)
 	}
-	arn := func(service, resource string) string {
-		return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, s.Region, s.Account, resource)
-	}
-	switch r.Type {
-	case "AWS::SQS::Queue":
-		name, err := s.physicalName(logical, "QueueName")
-		if err != nil {
-			return nil, err
-		}
-		switch attr {
-		case "Ref", "QueueUrl":
-			return fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", s.Region, s.Account, name), nil
-		case "Arn":
-			return arn("sqs", name), nil
-		case "QueueName":
-			return name, nil
-		}
-	case "AWS::SNS::Topic":
-		name, err := s.physicalName(logical, "TopicName")
-		if err != nil {
-			return nil, err
-		}
-		switch attr {
-		case "Ref", "TopicArn":
-			return arn("sns", name), nil
-		case "TopicName":
-			return name, nil
-		}
-	case "AWS::DynamoDB::Table":
-		name, err := s.physicalName(logical, "TableName")
-		if err != nil {
-			return nil, err
-		}
-		switch attr {
-		case "Ref":
-			return name, nil
-		case "Arn":
-			return arn("dynamodb", "table/"+name), nil
-		}
-	case "AWS::IAM::Role":
-		name, err := s.physicalName(logical, "RoleName")
-		if err != nil {
-			return nil, err
-		}
-		switch attr {
-		case "Ref":
-			return name, nil
-		case "Arn":
-			return fmt.Sprintf("arn:aws:iam::%s:role/%s", s.Account, name), nil
-		}
-	case "AWS::IAM::ManagedPolicy":
-		name, err := s.physicalName(logical, "ManagedPolicyName")
-		if err != nil {
-			return nil, err
-		}
-		if attr == "Ref" || attr == "PolicyArn" {
-			return fmt.Sprintf("arn:aws:iam::%s:policy/%s", s.Account, name), nil
-		}
-	case "AWS::KMS::Key":
-		switch attr {
-		case "Ref", "KeyId":
-			return logical, nil
-		case "Arn":
-			return arn("kms", "key/"+logical), nil
-		}
-	case "AWS::CloudFormation::Stack":
-		if out, ok := strings.CutPrefix(attr, "Outputs."); ok {
-			if v, ok := s.NestedOutputs[logical][out]; ok {
-				return v, nil
+	if n, ok := named[r.Type]; ok {
+		if format, ok := n.attrs[attr]; ok {
+			name := logical
+			if n.nameProp != "" {
+				var err error
+				if name, err = s.physicalName(logical, n.nameProp); err != nil {
+					return nil, err
+				}
 			}
+			return fmt.Sprintf(format, s.Region, s.Account, name), nil
+		}
+	}
+	if out, ok := strings.CutPrefix(attr, "Outputs."); ok && r.Type == "AWS::CloudFormation::Stack" {
+		if v, ok := s.NestedOutputs[logical][out]; ok {
+			return v, nil
 		}
 	}
 	return Unresolved(logical + "." + attr), nil
 }
+
+// named are the resource types whose names and ARNs Attr makes: the property that names one
+// (none: a key is named by its logical id), and each attribute (Ref for Ref) as a format of
+// the region, the account and the name.
+var named = map[string]struct {
+	nameProp string
+	attrs    map[string]string
+}{
+	"AWS::SQS::Queue":         {"QueueName", map[string]string{"Ref": sqsURL, "QueueUrl": sqsURL, "Arn": "arn:aws:sqs:%[1]s:%[2]s:%[3]s", "QueueName": "%[3]s"}},
+	"AWS::SNS::Topic":         {"TopicName", map[string]string{"Ref": snsARN, "TopicArn": snsARN, "TopicName": "%[3]s"}},
+	"AWS::DynamoDB::Table":    {"TableName", map[string]string{"Ref": "%[3]s", "Arn": "arn:aws:dynamodb:%[1]s:%[2]s:table/%[3]s"}},
+	"AWS::IAM::Role":          {"RoleName", map[string]string{"Ref": "%[3]s", "Arn": "arn:aws:iam::%[2]s:role/%[3]s"}},
+	"AWS::IAM::ManagedPolicy": {"ManagedPolicyName", map[string]string{"Ref": policyARN, "PolicyArn": policyARN}},
+	"AWS::KMS::Key":           {"", map[string]string{"Ref": "%[3]s", "KeyId": "%[3]s", "Arn": "arn:aws:kms:%[1]s:%[2]s:key/%[3]s"}},
+}
+
+const (
+	sqsURL    = "https://sqs.%[1]s.amazonaws.com/%[2]s/%[3]s"
+	snsARN    = "arn:aws:sns:%[1]s:%[2]s:%[3]s"
+	policyARN = "arn:aws:iam::%[2]s:policy/%[3]s"
+)
 
 var subVar = regexp.MustCompile(`\$\{([^}!][^}]*)\}`)
 
@@ -409,7 +380,7 @@ func (s *Stack) sub(arg any) (any, error) {
 		var v any
 		var err error
 		if res, attr, ok := strings.Cut(name, "."); ok && !strings.HasPrefix(name, "AWS::") {
-			v, err = s.getAtt(res, attr)
+			v, err = s.Attr(res, attr)
 		} else {
 			v, err = s.ref(name)
 		}

@@ -1,14 +1,13 @@
-package iam
+package iamcheck
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pubsub-app/pubsub/internal/devstack/awscalls"
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 // The rendered stacks of a small app as `copilot svc package` writes them:
@@ -17,32 +16,8 @@ import (
 // AWS::IAM::Policy on the task role), with Copilot's DLQ policy and key
 // policy. Each "# ..." line is where a test case adds a statement.
 const (
-	publisherStack = `
-Parameters:
-  AppName: {Type: String}
-  EnvName: {Type: String}
-  WorkloadName: {Type: String}
-Resources:
-  TaskRole:
-    Type: AWS::IAM::Role
-    Properties:
-      Policies:
-        - PolicyName: DenyIAM
-          PolicyDocument:
-            Statement: [{Effect: Deny, Action: "iam:*", Resource: "*"}]
-        - PolicyName: Publish2SNS
-          PolicyDocument:
-            Statement:
-              - Effect: Allow
-                Action: sns:Publish
-                Resource: [!Ref ordersTopic]
-              # publisher statements
-  ordersTopic:
-    Type: AWS::SNS::Topic
-    Properties:
-      TopicName: !Sub '${AWS::StackName}-ordersTopic'
-`
-	workerStack = `
+	// taskRole begins each service's stack: its parameters and its task role.
+	taskRole = `
 Parameters:
   AppName: {Type: String}
   EnvName: {Type: String}
@@ -58,7 +33,20 @@ Resources:
         - PolicyName: DenyIAM
           PolicyDocument:
             Statement: [{Effect: Deny, Action: "iam:*", Resource: "*"}]
-        - PolicyName: Extra
+`
+	publisherStack = taskRole + `        - PolicyName: Publish2SNS
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: sns:Publish
+                Resource: [!Ref ordersTopic]
+              # publisher statements
+  ordersTopic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub '${AWS::StackName}-ordersTopic'
+`
+	workerStack = taskRole + `        - PolicyName: Extra
           PolicyDocument:
             Statement:
               # role statements
@@ -121,7 +109,9 @@ Resources:
         Env: !Ref EnvName
         Name: !Ref WorkloadName
         TaskRole: !Ref TaskRole
+        # addons stack parameters
       TemplateURL: !Ref AddonsTemplateURL
+  # stack resources
 `
 	workerAddons = `
 Parameters:
@@ -129,6 +119,7 @@ Parameters:
   Env: {Type: String}
   Name: {Type: String}
   TaskRole: {Type: String}
+  # addons parameters
 Resources:
   table:
     Type: AWS::DynamoDB::Table
@@ -146,6 +137,7 @@ Resources:
             Action: [dynamodb:PutItem]
             Resource: !GetAtt table.Arn
           # addon statements
+  # addon resources
 `
 )
 
@@ -154,15 +146,12 @@ const (
 	region  = "eu-west-1"
 )
 
-// writeStacks writes the fixture's stacks to a new directory, each "# where"
-// line of service svc's files replaced by the statements in add[svc][where].
-func writeStacks(t *testing.T, add map[string]map[string]string) string {
+// render is the fixture's stacks as a render of environment "test", each "# where" line of
+// service svc's templates replaced by the statements in add[svc][where].
+func render(t *testing.T, add map[string]map[string]string) *cfn.Rendered {
 	t.Helper()
-	dir := t.TempDir()
-	params := func(svc string) string {
-		return `{"Parameters": {"AppName": "pubsub", "EnvName": "test", "WorkloadName": "` + svc + `", "AddonsTemplateURL": ""}}`
-	}
-	files := map[string]string{}
+	r := &cfn.Rendered{Dir: "fixture", Stacks: map[string]*cfn.Template{}, Params: map[string]map[string]string{}, Addons: map[string]*cfn.Template{}}
+	r.Info.App, r.Info.Env = "pubsub", "test"
 	for _, svc := range []string{"publisher", "fulfilment", "promotion"} {
 		stack, addons := workerStack, workerAddons
 		if svc == "publisher" {
@@ -172,18 +161,22 @@ func writeStacks(t *testing.T, add map[string]map[string]string) string {
 			stack = strings.Replace(stack, "# "+where, text, 1)
 			addons = strings.Replace(addons, "# "+where, text, 1)
 		}
-		files[svc+"-test.stack.yml"] = stack
-		files[svc+"-test.params.json"] = params(svc)
+		r.Stacks[svc] = parse(t, stack)
+		r.Params[svc] = map[string]string{"AppName": "pubsub", "EnvName": "test", "WorkloadName": svc, "AddonsTemplateURL": ""}
 		if addons != "" {
-			files[svc+".addons.stack.yml"] = addons
+			r.Addons[svc] = parse(t, addons)
 		}
 	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	return r
+}
+
+func parse(t *testing.T, template string) *cfn.Template {
+	t.Helper()
+	tpl, err := cfn.Parse([]byte(template))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dir
+	return tpl
 }
 
 // recording is what a test run of the fixture's services records in
@@ -374,7 +367,7 @@ func TestCheck(t *testing.T) {
 				calls = recording()
 			}
 			check := Check{
-				Dir: writeStacks(t, tc.add), App: "pubsub", Region: region,
+				Rendered: render(t, tc.add), Region: region,
 				Services: []string{"publisher", "fulfilment", "promotion"},
 				Tools:    []string{"dev"},
 				Accepted: accepted,

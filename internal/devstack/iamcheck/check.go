@@ -1,9 +1,8 @@
-package iam
+package iamcheck
 
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,51 +18,17 @@ type Service struct {
 	QueueKeys map[string]string // queue ARN → its KMS key ARN
 }
 
-// LoadService reads `copilot svc package`'s output in dir for service svc
-// (rendered for environment "test": <svc>-test.stack.yml, its params and
-// <svc>.addons.stack.yml) and instantiates it as deployed to environment
-// env: the stack pubsub-<env>-<svc>, with its addons (as a deploy uploads
-// them), in region and account. Resource names then match the ones the
-// emulator's topology uses, which are Copilot's names without CloudFormation's
-// random suffix.
-func LoadService(dir, app, env, svc, region, account string) (*Service, error) {
-	t, err := cfn.Load(filepath.Join(dir, svc+"-test.stack.yml"))
+// LoadService instantiates workload svc of the render r as deployed to environment env, in
+// region and account (cfn.Rendered.Instantiate): resource names then match the ones the
+// emulator's topology uses, which are Copilot's names without CloudFormation's random suffix.
+func LoadService(r *cfn.Rendered, env, svc, region, account string) (*Service, error) {
+	stack, addons, err := r.Instantiate(svc, env, region, account)
 	if err != nil {
 		return nil, err
 	}
-	params, err := cfn.LoadParams(filepath.Join(dir, svc+"-test.params.json"))
-	if err != nil {
-		return nil, err
-	}
-	params["EnvName"] = env
-	params["AddonsTemplateURL"] = "https://stand-in/addons.yml" // a deploy uploads them
-	stackName := fmt.Sprintf("%s-%s-%s", app, env, svc)
-	s, err := NewStack(stackName, region, account, t, params)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", svc, err)
-	}
-	stacks := []*Stack{s}
-	if s.Has("AddonsStack") {
-		at, err := cfn.Load(filepath.Join(dir, svc+".addons.stack.yml"))
-		if err != nil {
-			return nil, err
-		}
-		ap, err := s.Resolve(t.Resources["AddonsStack"].Properties["Parameters"])
-		if err != nil {
-			return nil, fmt.Errorf("%s AddonsStack parameters: %w", svc, err)
-		}
-		aparams := map[string]string{}
-		for k, v := range ap.(map[string]any) {
-			aparams[k] = fmt.Sprint(v)
-		}
-		as, err := NewStack(stackName+"-AddonsStack", region, account, at, aparams)
-		if err != nil {
-			return nil, fmt.Errorf("%s addons: %w", svc, err)
-		}
-		if s.NestedOutputs["AddonsStack"], err = as.Outputs(); err != nil {
-			return nil, fmt.Errorf("%s addons: %w", svc, err)
-		}
-		stacks = append(stacks, as)
+	stacks := []*cfn.Stack{stack}
+	if addons != nil {
+		stacks = append(stacks, addons)
 	}
 	g, keys, err := StackGrants("TaskRole", stacks...)
 	if err != nil {
@@ -169,8 +134,8 @@ func (a Accepted) acceptsWide(w Wide) bool {
 // Check is the IAM check of one test run: every AWS call the services made,
 // evaluated against their task roles in the stacks Copilot renders.
 type Check struct {
-	Dir         string // the rendered stacks (make render)
-	App, Region string
+	Rendered *cfn.Rendered // the stacks Copilot renders (make render)
+	Region   string
 	// Services are the callers with a task role: each must have made calls
 	// that were evaluated.
 	Services []string
@@ -249,7 +214,7 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 		key := caller + "/" + env
 		svc := services[key]
 		if svc == nil {
-			if svc, err = LoadService(c.Dir, c.App, env, caller, c.Region, account); err != nil {
+			if svc, err = LoadService(c.Rendered, env, caller, c.Region, account); err != nil {
 				fail("%v", err)
 				return false
 			}
@@ -343,7 +308,7 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 	for _, name := range sortedKeys(tools) {
 		counts = append(counts, fmt.Sprintf("%s %d (a tool: not evaluated)", name, tools[name]))
 	}
-	fmt.Fprintf(w, "IAM check: %d calls recorded (%s), evaluated against the task roles in %s\n", len(calls), strings.Join(counts, ", "), c.Dir)
+	fmt.Fprintf(w, "IAM check: %d calls recorded (%s), evaluated against the task roles in %s\n", len(calls), strings.Join(counts, ", "), c.Rendered.Dir)
 	if c.Partial {
 		fmt.Fprintln(w, "(a -run filter is set: grants that no call used are not listed)")
 	}
@@ -405,9 +370,9 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 func (c Check) envOf(call awscalls.Call) (string, error) {
 	var env string
 	for _, r := range call.Resources {
-		e, ok := EnvOf(r, c.App)
+		e, ok := EnvOf(r, c.Rendered.Info.App)
 		if !ok {
-			return "", fmt.Errorf("resource %s is outside the %s-<env>- names of the rendered stacks", r, c.App)
+			return "", fmt.Errorf("resource %s is outside the %s-<env>- names of the rendered stacks", r, c.Rendered.Info.App)
 		}
 		if env != "" && e != env {
 			return "", fmt.Errorf("resources of two environments, %s and %s", env, e)

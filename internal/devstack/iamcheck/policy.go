@@ -1,12 +1,14 @@
-// Package iam evaluates, within one account, whether an IAM principal may
-// make a call: the principal's identity policies and the resource policies
-// that name it (SQS queue policies, KMS key policies), with Allow and Deny,
-// action and ARN wildcards. It is the small part of AWS's policy evaluation
-// logic that the stacks Copilot renders for this project use. A statement
-// with a condition never allows here, and a Deny with one denies unless its
-// condition is one the evaluator knows cannot hold (conditions.go): both err
-// toward "denied". Check runs the whole IAM check of a test run's calls.
-package iam
+// Package iamcheck is the IAM check of a test run (Check): each AWS call the services made, as
+// awscalls recorded it, is evaluated against the service's task role in the stacks Copilot
+// renders (instantiated by cfn), and the grants no call used, or wider than the calls they
+// cover, are listed. Its evaluator is the part of AWS's policy evaluation, within one account,
+// that those stacks use: the role's identity policies and the resource policies that name it
+// (queue, topic and key policies), Allow and Deny, action and ARN wildcards, NotAction,
+// NotResource and NotPrincipal. Conditions are evaluated only so far as to err toward denied: a
+// conditional Allow never allows, and a conditional Deny denies unless its condition is one
+// conditions.go knows cannot hold for the role's own calls. Permission boundaries, SCPs and
+// session policies are not modelled: a call allowed here is one the rendered policies allow.
+package iamcheck
 
 import (
 	"fmt"

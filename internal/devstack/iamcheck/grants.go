@@ -1,9 +1,11 @@
-package iam
+package iamcheck
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 // StackGrants reads what the role with logical id role may do in a rendered
@@ -21,16 +23,16 @@ import (
 // parameter resolved in the service stack (LoadService), so its Roles resolve
 // to the role's name and the policy applies to the role. A policy whose roles
 // resolve to another role's name, or to an unbound parameter, does not.
-func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string]string, err error) {
+func StackGrants(role string, stacks ...*cfn.Stack) (g *Grants, queueKeys map[string]string, err error) {
 	svc := stacks[0]
 	if !svc.Has(role) {
 		return nil, nil, fmt.Errorf("stack %s has no resource %s", svc.Name, role)
 	}
-	roleARN, err := svc.getAtt(role, "Arn")
+	roleARN, err := svc.Attr(role, "Arn")
 	if err != nil {
 		return nil, nil, err
 	}
-	roleName, _ := svc.getAtt(role, "Ref")
+	roleName, _ := svc.Attr(role, "Ref")
 	g = &Grants{Principal: fmt.Sprint(roleARN), Account: svc.Account, Resource: map[string][]Statement{}}
 	queueKeys = map[string]string{}
 
@@ -57,7 +59,7 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 			where := s.Name + " " + logical
 			switch r.Type {
 			case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::RolePolicy":
-				arn, _ := s.getAtt(logical, "Ref")
+				arn, _ := s.Attr(logical, "Ref")
 				props, err := s.Resolve(r.Properties)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", where, err)
@@ -90,21 +92,21 @@ func StackGrants(role string, stacks ...*Stack) (g *Grants, queueKeys map[string
 					return nil, nil, fmt.Errorf("%s: %w", where, err)
 				}
 				m, _ := props.(map[string]any)
-				arn, _ := s.getAtt(logical, "Arn")
+				arn, _ := s.Attr(logical, "Arn")
 				g.Resource[fmt.Sprint(arn)] = append(g.Resource[fmt.Sprint(arn)], statements(where, logical, m["KeyPolicy"])...)
 			case "AWS::SQS::Queue":
 				key, ok := r.Properties["KmsMasterKeyId"]
 				if !ok {
 					continue
 				}
-				arn, _ := s.getAtt(logical, "Arn")
+				arn, _ := s.Attr(logical, "Arn")
 				keyID, err := s.Resolve(key)
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", where, err)
 				}
 				// A key of this stack is named by its logical id; see getAtt.
 				if _, ok := s.Template.Resources[fmt.Sprint(keyID)]; ok {
-					k, _ := s.getAtt(fmt.Sprint(keyID), "Arn")
+					k, _ := s.Attr(fmt.Sprint(keyID), "Arn")
 					queueKeys[fmt.Sprint(arn)] = fmt.Sprint(k)
 				} else {
 					queueKeys[fmt.Sprint(arn)] = fmt.Sprint(keyID)

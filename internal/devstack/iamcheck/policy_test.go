@@ -1,10 +1,9 @@
-package iam
+package iamcheck
 
 import (
-	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
 func TestWildcard(t *testing.T) {
@@ -92,7 +91,6 @@ func TestEvaluate(t *testing.T) {
 // inline policy, a managed policy from a nested addons stack, a queue
 // policy naming the role, a key, and a condition that drops a policy.
 func TestStackGrants(t *testing.T) {
-	dir := t.TempDir()
 	svc := `
 Parameters:
   AppName: {Type: String}
@@ -175,28 +173,14 @@ Outputs:
   tableAccessPolicy:
     Value: !Ref tableAccessPolicy
 `
-	for name, body := range map[string]string{"svc.yml": svc, "addons.yml": addons} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	r := &cfn.Rendered{
+		Stacks: map[string]*cfn.Template{"svc": parse(t, svc)},
+		Params: map[string]map[string]string{"svc": {"AppName": "app"}},
+		Addons: map[string]*cfn.Template{"svc": parse(t, addons)},
 	}
-	st, err := cfn.Load(filepath.Join(dir, "svc.yml"))
+	r.Info.App = "app"
+	s, as, err := r.Instantiate("svc", "e1", "r", "111")
 	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewStack("app-e1-svc", "r", "111", st, map[string]string{"AppName": "app", "EnvName": "e1", "AddonsTemplateURL": "https://x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := cfn.Load(filepath.Join(dir, "addons.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := NewStack("app-e1-svc-AddonsStack", "r", "111", at, map[string]string{"App": "app", "Env": "e1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.NestedOutputs["AddonsStack"], err = as.Outputs(); err != nil {
 		t.Fatal(err)
 	}
 	g, keys, err := StackGrants("TaskRole", s, as)
