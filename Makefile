@@ -32,9 +32,10 @@ $(MOTO): $(MOTOLOCK)
 run: build venv $(if $(filter localstack,$(EMULATOR)),localstack)
 	bin/dev run -python $(VENV)/bin/python $(if $(EMULATOR),-emulator $(EMULATOR) -localstack $(LOCALSTACK_HOME))
 
-# Every suite target starts the same way: the dev tool built, its output folder made, and the
-# stacks Copilot renders from copilot/ written into it, which the tests check (suite-env passes
-# the folder, where the IAM check writes its report and where each skipped test is listed:
+# Every suite target starts the same way: the dev tool built, its output folder made, the
+# stacks Copilot renders from copilot/ written into it and the CDK app's synthesized (make synth,
+# cached in CDK_OUT), which the tests check, both (suite-env passes the folders: RENDERED_DIR,
+# CDK_OUT_DIR; and the output folder, where the IAM check writes its report and where each skipped test is listed:
 # internal/devstack/skip appends "skip|exempt PACKAGE TEST: why" to SKIP_REPORT, and
 # report-skips prints the list after the tests, whether they passed or not).
 define prepare-suite
@@ -42,8 +43,9 @@ define prepare-suite
 	mkdir -p $(1)
 	rm -f $(1)/skips.txt
 	$(MAKE) --no-print-directory render RENDER_DIR=$(1)/rendered
+	$(MAKE) --no-print-directory synth
 endef
-suite-env = RENDERED_DIR=$(CURDIR)/$(1)/rendered IAM_REPORT=$(CURDIR)/$(1)/iam-report.txt SKIP_REPORT=$(CURDIR)/$(1)/skips.txt
+suite-env = RENDERED_DIR=$(CURDIR)/$(1)/rendered CDK_OUT_DIR=$(abspath $(CDK_OUT)) IAM_REPORT=$(CURDIR)/$(1)/iam-report.txt SKIP_REPORT=$(CURDIR)/$(1)/skips.txt
 report-skips = if [ -s $(1)/skips.txt ]; then echo "tests skipped ($(1)/skips.txt; exempt: not run by design, skip: could not run here):"; sort $(1)/skips.txt | sed 's/^/  /'; else echo "no test skipped"; fi
 
 ## test: vet, the stacks Copilot renders from copilot/ (make render), every test against an emulator

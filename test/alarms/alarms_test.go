@@ -1,11 +1,12 @@
 // Package alarms checks the CloudWatch alarms the services deploy as Copilot addons
 // (copilot/<svc>/addons/alarms.yml): that each names a metric the services emit
 // (internal/metrics) or AWS documents, with exactly the dimensions it is published with, that
-// each service has its alarms and they notify a topic; and, on the stacks Copilot renders
-// (RENDERED_DIR, as test/rendered reads it), that each dimension is a parameter the service
-// stack binds to the resource the alarm is meant to watch. cfn-lint runs over the addon files
-// (test/deploy) and over the rendered addons stacks (test/rendered), which
-// TestRenderedAddonsAreCurrent proves hold today's alarms.
+// each service has its alarms and they notify a topic; on both deployers' stacks (Copilot's
+// render and the CDK app's synthesis, which includes the addons whole), that each dimension
+// resolves to what the service uses (TestDeployedAlarmsWatchTheService); and, on Copilot's,
+// that each dimension is a parameter the service stack binds to the resource the alarm is meant
+// to watch. cfn-lint runs over the addon files (test/deploy) and over the rendered addons stacks
+// (test/rendered), which TestRenderedAddonsAreCurrent proves hold today's alarms.
 package alarms
 
 import (

@@ -68,14 +68,18 @@ func faultProxy(t *testing.T, emu *integration.Emulator) *faults.Proxy {
 // logical id or name, and its Sid) and the action. Anything else granted
 // and unused, or wider than the calls it covers, fails the check (least
 // privilege).
-var copilotOwnGrants = []iamcheck.Accepted{
+var copilotOwnGrants = append([]iamcheck.Accepted{
 	{Policy: "DeadLetterPolicy", Action: "sqs:ReceiveMessage", Why: "Copilot's DLQ policy; the workers never read their DLQ (people do, with the runbook)"},
 	{Policy: "DeadLetterPolicy", Action: "sqs:DeleteMessage", Why: "Copilot's DLQ policy; the workers never read their DLQ"},
 	{Policy: "EventsKMSKey", Sid: "Allow task role encrypt/decrypt", Action: "kms:Encrypt", Why: "Copilot's queue key policy; the workers only receive (decrypt), never send"},
-	// observability.tracing: awsxray puts the collector sidecar's policy on the task role;
-	// overrides/cfn.patches.yml cuts it to the one action the collector's X-Ray-only config
-	// calls (Copilot's CloudWatch Logs, telemetry and sampling actions are gone), and
-	// test/rendered (TestRenderedCollectorGrants) keeps it so.
+}, tracingGrants...)
+
+// tracingGrants are the grants of the tracing sidecar's policy, AWSDistroOpenTelemetryPolicy,
+// on the task role, in both deployers' stacks. observability.tracing: awsxray puts it there
+// under Copilot, and overrides/cfn.patches.yml cuts it to the one action the collector's
+// X-Ray-only config calls (Copilot's CloudWatch Logs, telemetry and sampling actions are gone;
+// test/rendered's TestRenderedCollectorGrants keeps it so); the CDK app writes that one.
+var tracingGrants = []iamcheck.Accepted{
 	{Policy: "AWSDistroOpenTelemetryPolicy", Action: "xray:PutTraceSegments", Why: adotSidecar},
 	{Policy: "AWSDistroOpenTelemetryPolicy", Action: "xray:PutTraceSegments", Wide: `Resource "*"`, Why: "X-Ray's PutTraceSegments has no resource type (AWS's Service Authorization Reference): * is the only resource a policy can grant it on"},
 }
@@ -84,11 +88,11 @@ var copilotOwnGrants = []iamcheck.Accepted{
 // binaries send spans over OTLP to localhost (internal/tracing), never to AWS.
 const adotSidecar = "called by the ADOT collector sidecar (observability.tracing: awsxray), not the app"
 
-// checkIAM evaluates every recorded call of the three services against
-// Copilot's rendered stacks (RENDERED_DIR, written by `make render`) with
-// iamcheck.Check and writes the report to w. It returns false when there is
-// nothing to check, a call is unattributed or not allowed, or a grant of
-// ours is unused or too broad.
+// checkIAM evaluates every recorded call of the three services against the task roles of both
+// deployers' stacks, Copilot's render (RENDERED_DIR, written by make render) and the CDK app's
+// assembly (CDK_OUT_DIR, written by make synth), with iamcheck.Check, and writes the reports to
+// w. It returns false when either is missing under REQUIRE_INTEGRATION=1 or fails: nothing to
+// check, a call unattributed or not allowed, or a grant of ours unused or too broad.
 func checkIAM(w io.Writer) bool {
 	var calls []awscalls.Call
 	if recorder != nil {
@@ -109,12 +113,31 @@ func checkIAM(w io.Writer) bool {
 		return false
 	}
 	check := iamcheck.Check{
-		Rendered: rendered,
+		Roles:    iamcheck.RenderedRoles(rendered),
 		Region:   "eu-west-1",
 		Services: []string{"publisher", "fulfilment", "promotion"},
 		Tools:    []string{devTool},
 		Accepted: copilotOwnGrants,
 		Partial:  flag.Lookup("test.run") != nil && flag.Lookup("test.run").Value.String() != "",
 	}
-	return check.Run(w, calls)
+	fmt.Fprintln(w, "--- Copilot's stacks")
+	ok := check.Run(w, calls)
+
+	fmt.Fprintln(w, "--- the CDK app's stacks")
+	dir = os.Getenv("CDK_OUT_DIR")
+	if dir == "" {
+		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
+			fmt.Fprintln(w, "IAM check: CDK_OUT_DIR is not set and REQUIRE_INTEGRATION=1 (make test synthesizes the CDK app's stacks first)")
+			return false
+		}
+		fmt.Fprintln(w, "IAM check of the CDK app's stacks skipped: CDK_OUT_DIR is not set (make test synthesizes them with make synth)")
+		return ok
+	}
+	assembly, err := cfn.LoadAssembly(dir, rendered.Info.App)
+	if err != nil {
+		fmt.Fprintf(w, "IAM check: FAILED: CDK_OUT_DIR: %v\n", err)
+		return false
+	}
+	check.Roles, check.Accepted = iamcheck.AssemblyRoles(assembly, rendered.Services()), tracingGrants
+	return check.Run(w, calls) && ok
 }

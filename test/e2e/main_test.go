@@ -10,7 +10,7 @@ import (
 )
 
 // TestMain runs the tests, then checks every AWS call the binaries made
-// against the permissions of their task roles in Copilot's rendered stacks
+// against the permissions of their task roles in both deployers' stacks (Copilot's render, the CDK app's assembly)
 // (a failure makes the package fail), and removes the binaries built.
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if !checkIAM(out) && code == 0 {
-		fmt.Println("FAIL: the IAM check against the rendered stacks failed: nothing to check, a call unattributed or not allowed, or a grant unused or too broad (see the IAM check above)")
+		fmt.Println("FAIL: the IAM check against the deployers' stacks failed: nothing to check, a call unattributed or not allowed, or a grant unused or too broad (see the IAM check above)")
 		code = 1
 	}
 	if report != nil {

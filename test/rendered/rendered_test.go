@@ -1,9 +1,11 @@
-// Package rendered checks the CloudFormation templates Copilot itself renders from copilot/
-// (tools/render; `make render` writes them to infrastructure/, make test to
-// test-output/rendered), which are what a deploy creates: subscriptions and filter policies,
-// queues against the workers' settings, each binary's -check-config on the rendered variables,
-// stop timeouts, the health check, and cfn-lint. The folder is named by RENDERED_DIR (relative
-// to the repository root, or absolute).
+// Package rendered checks the CloudFormation templates a deploy creates, as each deployer writes
+// them: Copilot's render of copilot/ (tools/render; `make render` writes it to infrastructure/,
+// make test to test-output/rendered; RENDERED_DIR) and the CDK app's synthesis (make synth into
+// deploy/cdk/cdk.out; CDK_OUT_DIR), both read as a cfn.Deployment: subscriptions and filter
+// policies, queues against the workers' settings, each binary's -check-config on its variables,
+// stop timeouts, the health check, the read-only root; and, of Copilot's, what only it renders
+// (its Lambdas, the tracing sidecar's grants, the rate limit rule, cfn-lint of its templates).
+// The folders are relative to the repository root, or absolute.
 package rendered
 
 import (
@@ -107,18 +109,21 @@ func nonBlankLines(s string) []string {
 	return out
 }
 
-// TestRenderedSubscriptions: each worker's queue is subscribed once to the orders topic, with
-// the promotion rule as the filter policy of promotion's subscription only, matched against
-// message attributes (the publisher sends amount as one), and no raw delivery (the worker
-// parses the SNS envelope). Subscriptions are looked for in every rendered template (each
-// workload's stack and addons, the environment's), and the topic and the queue matched
-// exactly: the topic's ARN as the publisher's stack names it, the queue as the one
-// COPILOT_QUEUE_URI names.
+// TestRenderedSubscriptions: in both deployers' stacks, each worker's queue is subscribed once
+// to the orders topic, with the promotion rule as the filter policy of promotion's subscription
+// only, matched against message attributes (the publisher sends amount as one), and no raw
+// delivery (the worker parses the SNS envelope). Subscriptions are looked for in every stack of
+// the deployment, and the topic and the queue matched exactly: the topic's ARN as the
+// publisher's stack names it, the queue as the one COPILOT_QUEUE_URI names.
 func TestRenderedSubscriptions(t *testing.T) {
-	r := integration.Rendered(t)
-	stacks := renderedStacks(t, r)
-	subs := renderedSubscriptions(t, r)
-	topic := ordersTopicARN(t, r)
+	for _, d := range integration.Deployments(t) {
+		t.Run(d.Deployer, func(t *testing.T) { checkSubscriptions(t, d) })
+	}
+}
+
+func checkSubscriptions(t *testing.T, d *cfn.Deployment) {
+	subs := subscriptions(t, d)
+	topic := ordersTopicARN(t, d)
 	threshold := map[string]any{"amount": []any{map[string]any{"numeric": []any{">=", float64(promotion.Threshold) / 100}}}}
 	workerQueues := map[string]string{} // the ARN of each worker's queue → worker
 	for _, tc := range []struct {
@@ -130,21 +135,21 @@ func TestRenderedSubscriptions(t *testing.T) {
 		{"promotion", threshold, "orders of promotion.Threshold (" + promotion.Threshold.String() + ") or more"},
 	} {
 		t.Run(tc.svc, func(t *testing.T) {
-			stack := r.Stacks[tc.svc]
-			if stack == nil {
-				t.Fatalf("no rendered stack for %s", tc.svc)
+			w := d.Workload(tc.svc)
+			if w == nil {
+				t.Fatalf("%s: no stack for %s", d.Dir, tc.svc)
 			}
-			queue := workerQueue(t, r, tc.svc)
-			queueARN := resolved(t, stacks[r.StackFile(tc.svc)], map[string]any{"Fn::GetAtt": []any{queue, "Arn"}})
+			queue := workerQueue(t, w)
+			queueARN := resolved(t, w.Stack(), map[string]any{"Fn::GetAtt": []any{queue, "Arn"}})
 			workerQueues[queueARN] = tc.svc
-			var mine []renderedSubscription
+			var mine []subscription
 			for _, sub := range subs {
 				if sub.endpoint == queueARN {
 					mine = append(mine, sub)
 				}
 			}
-			if len(mine) != 1 || mine[0].where != r.StackFile(tc.svc) {
-				t.Fatalf("subscriptions delivering to %s's queue %s: %v; want exactly one, in %s (to %s)", tc.svc, queue, mine, r.StackFile(tc.svc), topic)
+			if len(mine) != 1 || mine[0].where != w.File {
+				t.Fatalf("subscriptions delivering to %s's queue %s: %v; want exactly one, in %s (to %s)", tc.svc, queue, mine, w.File, topic)
 			}
 			props := mine[0].props
 			where := mine[0].String()
@@ -160,7 +165,7 @@ func TestRenderedSubscriptions(t *testing.T) {
 			if s, ok := props["FilterPolicyScope"]; ok && s != "MessageAttributes" {
 				t.Errorf("%s: FilterPolicyScope %v; want MessageAttributes (the default): amount is a message attribute", where, s)
 			}
-			// A JSON string or the YAML mapping Copilot renders; numbers compared as numbers.
+			// A JSON string or the mapping the deployer writes; numbers compared as numbers.
 			var got any
 			if p, ok := props["FilterPolicy"]; ok {
 				if err := json.Unmarshal([]byte(compactJSON(p)), &got); err != nil {
@@ -180,49 +185,29 @@ func TestRenderedSubscriptions(t *testing.T) {
 	}
 }
 
-// renderedSubscription is an AWS::SNS::Subscription of a rendered template, its topic and
-// endpoint resolved in its stack.
-type renderedSubscription struct {
+// subscription is an AWS::SNS::Subscription of a deployment, its topic and endpoint resolved in
+// its stack.
+type subscription struct {
 	where, name     string // the template's file, the logical id
 	topic, endpoint string
 	props           map[string]any
 }
 
-func (s renderedSubscription) String() string { return s.where + ": subscription " + s.name }
+func (s subscription) String() string { return s.where + ": subscription " + s.name }
 
-// renderedSubscriptions lists the subscriptions of every rendered stack.
-func renderedSubscriptions(t *testing.T, r *cfn.Rendered) []renderedSubscription {
+// subscriptions lists the subscriptions of every stack of the deployment.
+func subscriptions(t *testing.T, d *cfn.Deployment) []subscription {
 	t.Helper()
-	var out []renderedSubscription
-	for file, s := range renderedStacks(t, r) {
+	var out []subscription
+	for _, file := range slices.Sorted(maps.Keys(d.Stacks)) {
+		s := d.Stacks[file]
 		for _, name := range s.Template.OfType("AWS::SNS::Subscription") {
+			if !s.Has(name) {
+				continue
+			}
 			props := s.Template.Resources[name].Properties
-			out = append(out, renderedSubscription{where: file, name: name, props: props,
+			out = append(out, subscription{where: file, name: name, props: props,
 				topic: resolved(t, s, props["TopicArn"]), endpoint: resolved(t, s, props["Endpoint"])})
-		}
-	}
-	return out
-}
-
-// renderedStacks instantiates every rendered template, by file name, as deployed in the rendered
-// environment, region and account (cfn.Rendered.Instantiate): the workloads' stacks, their
-// addons and the environment's.
-func renderedStacks(t *testing.T, r *cfn.Rendered) map[string]*cfn.Stack {
-	t.Helper()
-	account := renderedAccount(t, r, events.PublisherService)
-	env, err := cfn.NewStack(r.Info.App+"-"+r.Info.Env, r.Info.Region, account, r.Env, r.EnvParams)
-	if err != nil {
-		t.Fatalf("%s.env.yml: %v", r.Info.Env, err)
-	}
-	out := map[string]*cfn.Stack{r.Info.Env + ".env.yml": env}
-	for _, w := range r.Info.Workloads {
-		stack, addons, err := r.Instantiate(w.Name, r.Info.Env, r.Info.Region, account)
-		if err != nil {
-			t.Fatalf("%s: %v", r.StackFile(w.Name), err)
-		}
-		out[r.StackFile(w.Name)] = stack
-		if addons != nil {
-			out[w.Name+".addons.stack.yml"] = addons
 		}
 	}
 	return out
@@ -239,12 +224,16 @@ func resolved(t *testing.T, s *cfn.Stack, v any) string {
 }
 
 // ordersTopicARN is the ARN of the orders topic: the one the publisher's stack creates, named
-// <app>-<env>-<publisher>-<topic>.
-func ordersTopicARN(t *testing.T, r *cfn.Rendered) string {
+// <app>-<env>-<publisher>-<topic> (the name the workers accept).
+func ordersTopicARN(t *testing.T, d *cfn.Deployment) string {
 	t.Helper()
 	svc := events.PublisherService
-	stack := renderedStacks(t, r)[r.StackFile(svc)]
-	want := strings.Join([]string{r.Info.App, r.Info.Env, svc, events.Topic}, "-")
+	w := d.Workload(svc)
+	if w == nil {
+		t.Fatalf("%s: no stack for %s", d.Dir, svc)
+	}
+	stack := w.Stack()
+	want := strings.Join([]string{d.App, d.Env, svc, events.Topic}, "-")
 	var names []string
 	for _, id := range stack.Template.OfType("AWS::SNS::Topic") {
 		if name := resolved(t, stack, stack.Template.Resources[id].Properties["TopicName"]); name != want {
@@ -257,7 +246,7 @@ func ordersTopicARN(t *testing.T, r *cfn.Rendered) string {
 		}
 		return fmt.Sprint(arn)
 	}
-	t.Fatalf("%s creates topics %q; want one named %s", r.StackFile(svc), names, want)
+	t.Fatalf("%s creates topics %q; want one named %s", w.File, names, want)
 	return ""
 }
 
@@ -275,67 +264,80 @@ func compactJSON(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// TestRenderedQueues: each worker's queue moves a message to the dead-letter queue after as
-// many receives as the worker counts (it labels the last one), and hides a received message for
-// as long as the worker believes (it extends the visibility of slow messages by that much).
-// The worker's values are what its -check-config prints given the rendered variables.
+// TestRenderedQueues: in both deployers' stacks, each worker's queue moves a message to its
+// dead-letter queue (the queue <app>-<env>-<svc>-DeadLetterQueue of the worker's stack, which
+// make dlq-show finds by that name and the dead-letter alarm watches) after as many receives as
+// the worker counts (it labels the last one), and hides a received message for as long as the
+// worker believes (it extends the visibility of slow messages by that much). The worker's values
+// are what its -check-config prints given its container's variables.
 func TestRenderedQueues(t *testing.T) {
-	r := integration.Rendered(t)
-	for _, svc := range r.Workloads(topology.TypeWorker) {
-		t.Run(svc, func(t *testing.T) {
-			cfg := renderedConfig(t, r, svc)
-			queue := workerQueue(t, r, svc)
-			props := r.Stacks[svc].Resources[queue].Properties
-			where := fmt.Sprintf("%s: queue %s", r.StackFile(svc), queue)
+	for _, d := range integration.Deployments(t) {
+		for _, w := range d.OfType(topology.TypeWorker) {
+			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+				cfg := renderedConfig(t, d, w)
+				queue := workerQueue(t, w)
+				props := w.Stack().Template.Resources[queue].Properties
+				where := fmt.Sprintf("%s: queue %s", w.File, queue)
 
-			redrive, _ := props["RedrivePolicy"].(map[string]any)
-			if redrive == nil {
-				t.Errorf("%s has no RedrivePolicy; want one (subscribe.queue.dead_letter.tries), or a poison message is received forever", where)
-			} else {
-				dlq, attr, ok := cfn.GetAtt(redrive["deadLetterTargetArn"])
-				if !ok || dlq != deadLetterQueue || attr != "Arn" || dlq == queue || r.Stacks[svc].Resources[dlq].Type != "AWS::SQS::Queue" {
-					got := fmt.Sprint(redrive["deadLetterTargetArn"])
-					if ok {
-						got = "GetAtt " + dlq + "." + attr
+				redrive, _ := props["RedrivePolicy"].(map[string]any)
+				if redrive == nil {
+					t.Errorf("%s has no RedrivePolicy; want one (subscribe.queue.dead_letter.tries), or a poison message is received forever", where)
+				} else {
+					dlq := strings.Join([]string{d.App, d.Env, w.Name, deadLetterQueue}, "-")
+					want := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", d.Region, d.Account, dlq)
+					var ofStack bool
+					for _, id := range w.Stack().Template.OfType("AWS::SQS::Queue") {
+						ofStack = ofStack || (id != queue && resolved(t, w.Stack(), map[string]any{"Fn::GetAtt": []any{id, "Arn"}}) == want)
 					}
-					t.Errorf("%s: deadLetterTargetArn %s; want GetAtt %s.Arn, the stack's dead-letter queue (the one make dlq-show finds by its name and the dead-letter alarm watches)", where, got, deadLetterQueue)
+					if got := resolved(t, w.Stack(), redrive["deadLetterTargetArn"]); got != want || !ofStack {
+						t.Errorf("%s: deadLetterTargetArn %s (%v); want %s, a queue of the stack named %s (the one make dlq-show finds and the dead-letter alarm watches)", where, got, redrive["deadLetterTargetArn"], want, dlq)
+					}
+					n, err := wholeNumber(redrive["maxReceiveCount"])
+					if err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
+						t.Errorf("%s: redrive maxReceiveCount = %v (%v); the worker counts to WORKER_MAX_RECEIVES=%s", where, redrive["maxReceiveCount"], err, cfg["WORKER_MAX_RECEIVES"])
+					}
+					if n != deadLetterTries {
+						t.Errorf("%s: redrive maxReceiveCount = %d; want %d (DESIGN.md: the DLQ after 3 tries)", where, n, deadLetterTries)
+					}
 				}
-				n, err := wholeNumber(redrive["maxReceiveCount"])
-				if err != nil || strconv.Itoa(n) != cfg["WORKER_MAX_RECEIVES"] {
-					t.Errorf("%s: redrive maxReceiveCount = %v (%v); the worker counts to WORKER_MAX_RECEIVES=%s", where, redrive["maxReceiveCount"], err, cfg["WORKER_MAX_RECEIVES"])
+				vis := 30 // SQS's default when the property is absent
+				if v, ok := props["VisibilityTimeout"]; ok {
+					var err error
+					if vis, err = wholeNumber(v); err != nil {
+						t.Fatalf("%s: VisibilityTimeout: %v", where, err)
+					}
 				}
-				if n != deadLetterTries {
-					t.Errorf("%s: redrive maxReceiveCount = %d; want %d (DESIGN.md: the DLQ after 3 tries)", where, n, deadLetterTries)
+				if want := (time.Duration(vis) * time.Second).String(); cfg["WORKER_VISIBILITY_TIMEOUT"] != want {
+					t.Errorf("%s: VisibilityTimeout = %s; the worker's is WORKER_VISIBILITY_TIMEOUT=%s", where, want, cfg["WORKER_VISIBILITY_TIMEOUT"])
 				}
-			}
-			vis := 30 // SQS's default when the property is absent
-			if v, ok := props["VisibilityTimeout"]; ok {
-				var err error
-				if vis, err = wholeNumber(v); err != nil {
-					t.Fatalf("%s: VisibilityTimeout: %v", where, err)
-				}
-			}
-			if want := (time.Duration(vis) * time.Second).String(); cfg["WORKER_VISIBILITY_TIMEOUT"] != want {
-				t.Errorf("%s: VisibilityTimeout = %s; the worker's is WORKER_VISIBILITY_TIMEOUT=%s", where, want, cfg["WORKER_VISIBILITY_TIMEOUT"])
-			}
-		})
+			})
+		}
 	}
 }
 
-// TestRenderedVariables: each binary accepts its rendered task definition's variables (Copilot's,
-// the addon outputs, the manifest's): its -check-config, which names any variable it requires
-// and does not find, succeeds on them. And every addon output wired in exists.
+// TestRenderedVariables: in both deployers' stacks, each binary accepts its task definition's
+// variables, resolved as CloudFormation would: its -check-config, which names any variable it
+// requires and does not find, succeeds on them.
 func TestRenderedVariables(t *testing.T) {
+	for _, d := range integration.Deployments(t) {
+		for _, w := range d.Workloads {
+			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) { renderedConfig(t, d, w) })
+		}
+	}
+}
+
+// TestRenderedAddonOutputs: Copilot turns each addon output (but the policies) into a variable
+// whose value is a GetAtt on the addons stack; the output must exist there.
+func TestRenderedAddonOutputs(t *testing.T) {
 	r := integration.Rendered(t)
 	for _, w := range r.Info.Workloads {
 		t.Run(w.Name, func(t *testing.T) {
-			env := containerEnv(t, r, w.Name)
-			renderedConfig(t, r, w.Name)
-
-			// Copilot turns each addon output (but the policies) into a variable whose value is
-			// a GetAtt on the addons stack; the output must exist there.
-			for _, name := range slices.Sorted(maps.Keys(env.vars)) {
-				res, attr, ok := cfn.GetAtt(env.vars[name])
+			_, vars, err := r.Container(w.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range slices.Sorted(maps.Keys(vars)) {
+				res, attr, ok := cfn.GetAtt(vars[name])
 				if !ok || res != "AddonsStack" {
 					continue
 				}
@@ -360,12 +362,11 @@ func TestRenderedVariables(t *testing.T) {
 }
 
 // TestRenderedStopTimeout: on SIGTERM ECS waits the container's StopTimeout before SIGKILL, so
-// each service's own budget for finishing in-flight work must end before it: a worker's drain;
-// the publisher's whole shutdown (web.StopBudget: its drain, which the outbox's last publish
-// shares, then the span flush and the exit). Each sets StopTimeout itself (taskdef_overrides),
-// next to the budget it bounds, rather than rely on ECS's default.
+// each service's own budget for finishing in-flight work must end before it, in both deployers'
+// stacks: a worker's drain; the publisher's whole shutdown (web.StopBudget: its drain, which the
+// outbox's last publish shares, then the span flush and the exit). Each sets StopTimeout itself
+// (taskdef_overrides), next to the budget it bounds, rather than rely on ECS's default.
 func TestRenderedStopTimeout(t *testing.T) {
-	r := integration.Rendered(t)
 	budgets := map[string]struct {
 		variable string
 		whole    func(time.Duration) time.Duration // the whole shutdown, given the variable
@@ -374,67 +375,71 @@ func TestRenderedStopTimeout(t *testing.T) {
 		topology.TypeWorker:          {"WORKER_DRAIN_TIMEOUT", func(d time.Duration) time.Duration { return d }, "the drain"},
 		topology.TypeLoadBalancedWeb: {"SHUTDOWN_TIMEOUT", web.StopBudget, "the drain, span flush and exit (web.StopBudget)"},
 	}
-	for _, w := range r.Info.Workloads {
-		t.Run(w.Name, func(t *testing.T) {
-			b, ok := budgets[w.Type]
-			if !ok {
-				t.Fatalf("%s is a %s; this test knows the shutdown budget of %q only", w.Name, w.Type, slices.Sorted(maps.Keys(budgets)))
-			}
-			stop := ecsDefaultStopTimeout
-			if v, ok := containerEnv(t, r, w.Name).container["StopTimeout"]; ok {
-				n, err := wholeNumber(v)
-				if err != nil {
-					t.Fatalf("%s: StopTimeout: %v", r.StackFile(w.Name), err)
+	for _, d := range integration.Deployments(t) {
+		for _, w := range d.Workloads {
+			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+				b, ok := budgets[w.Type]
+				if !ok {
+					t.Fatalf("%s is a %s; this test knows the shutdown budget of %q only", w.Name, w.Type, slices.Sorted(maps.Keys(budgets)))
 				}
-				stop = time.Duration(n) * time.Second
-			} else {
-				t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the shutdown budget it bounds", r.StackFile(w.Name))
-			}
-			drain, err := time.ParseDuration(renderedConfig(t, r, w.Name)[b.variable])
-			if err != nil {
-				t.Fatalf("%s: %s as cmd/%s prints it: %v", r.StackFile(w.Name), b.variable, w.Name, err)
-			}
-			if budget := b.whole(drain); stop <= budget {
-				t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %v (%s, with %s=%v), or ECS kills the task before in-flight work ends",
-					r.StackFile(w.Name), stop, budget, b.what, b.variable, drain)
-			}
-			if stop > fargateMaxStopTimeout {
-				t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", r.StackFile(w.Name), stop, fargateMaxStopTimeout)
-			}
-		})
+				stop := ecsDefaultStopTimeout
+				if v, ok := w.Container["StopTimeout"]; ok {
+					n, err := wholeNumber(v)
+					if err != nil {
+						t.Fatalf("%s: StopTimeout: %v", w.File, err)
+					}
+					stop = time.Duration(n) * time.Second
+				} else {
+					t.Errorf("%s: no StopTimeout in the task definition; want it set (taskdef_overrides), next to the shutdown budget it bounds", w.File)
+				}
+				drain, err := time.ParseDuration(renderedConfig(t, d, w)[b.variable])
+				if err != nil {
+					t.Fatalf("%s: %s as cmd/%s prints it: %v", w.File, b.variable, w.Name, err)
+				}
+				if budget := b.whole(drain); stop <= budget {
+					t.Errorf("%s: StopTimeout %v; want it above the shutdown budget %v (%s, with %s=%v), or ECS kills the task before in-flight work ends",
+						w.File, stop, budget, b.what, b.variable, drain)
+				}
+				if stop > fargateMaxStopTimeout {
+					t.Errorf("%s: StopTimeout %v; want at most %v (Fargate's maximum)", w.File, stop, fargateMaxStopTimeout)
+				}
+			})
+		}
 	}
 }
 
-// TestRenderedHealthCheck: the load balancer's target group polls a path the publisher serves
-// with a status its matcher accepts, so a healthy task is kept in service.
+// TestRenderedHealthCheck: in both deployers' stacks, the load balancer's target group polls a
+// path the publisher serves with a status its matcher accepts, so a healthy task is kept in
+// service.
 func TestRenderedHealthCheck(t *testing.T) {
-	r := integration.Rendered(t)
-	for _, svc := range r.Workloads(topology.TypeLoadBalancedWeb) {
-		t.Run(svc, func(t *testing.T) {
-			stack := r.Stacks[svc]
-			groups := stack.OfType("AWS::ElasticLoadBalancingV2::TargetGroup")
-			if len(groups) != 1 {
-				t.Fatalf("%s: target groups %q; want one", r.StackFile(svc), groups)
-			}
-			props := stack.Resources[groups[0]].Properties
-			where := fmt.Sprintf("%s: target group %s", r.StackFile(svc), groups[0])
-			path := "/" // the target group's default
-			if p, ok := props["HealthCheckPath"].(string); ok {
-				path = p
-			}
-			if path != "/healthz" {
-				t.Fatalf("%s: HealthCheckPath %q; want /healthz (http.healthcheck.path)", where, path)
-			}
-			matcher, _ := props["Matcher"].(map[string]any)
-			codes := fmt.Sprint(matcher["HttpCode"])
+	for _, d := range integration.Deployments(t) {
+		for _, w := range d.OfType(topology.TypeLoadBalancedWeb) {
+			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+				stack := w.Stack().Template
+				groups := stack.OfType("AWS::ElasticLoadBalancingV2::TargetGroup")
+				if len(groups) != 1 {
+					t.Fatalf("%s: target groups %q; want one", w.File, groups)
+				}
+				props := stack.Resources[groups[0]].Properties
+				where := fmt.Sprintf("%s: target group %s", w.File, groups[0])
+				path := "/" // the target group's default
+				if p, ok := props["HealthCheckPath"].(string); ok {
+					path = p
+				}
+				if path != "/healthz" {
+					t.Fatalf("%s: HealthCheckPath %q; want /healthz (http.healthcheck.path)", where, path)
+				}
+				matcher, _ := props["Matcher"].(map[string]any)
+				codes := fmt.Sprint(matcher["HttpCode"])
 
-			srv := web.NewServer(nil, healthy{}, nil, func() (string, string) { return "", "" }, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-			if !slices.Contains(strings.Split(codes, ","), strconv.Itoa(rec.Code)) {
-				t.Errorf("%s: GET %s on the publisher answers %d; the health check accepts %s", where, path, rec.Code, codes)
-			}
-		})
+				srv := web.NewServer(nil, healthy{}, nil, func() (string, string) { return "", "" }, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if !slices.Contains(strings.Split(codes, ","), strconv.Itoa(rec.Code)) {
+					t.Errorf("%s: GET %s on the publisher answers %d; the health check accepts %s", where, path, rec.Code, codes)
+				}
+			})
+		}
 	}
 }
 
@@ -541,59 +546,36 @@ func acceptedLintError(r *cfn.Rendered, f lintFinding) (string, bool) {
 		resource, r.EnvParams["InternalALBWorkloads"], r.EnvParams["CreateInternalHTTPSListener"]), true
 }
 
-// --- The main container of a rendered task definition.
-
-// renderedEnv is the main container of a workload's task definition and its variables.
-type renderedEnv struct {
-	container map[string]any
-	vars      map[string]any // name → value as rendered (a string, or an intrinsic function)
-}
+// --- The main container of a task definition.
 
 // renderedConfig is the configuration cmd/<svc> prints with -check-config given the variables of
-// its rendered task definition; the test fails, with the binary's message, if it refuses them.
-func renderedConfig(t *testing.T, r *cfn.Rendered, svc string) map[string]string {
+// its task definition, resolved as CloudFormation would in the deployment's region and account
+// (what only a real deployment knows, an unresolved placeholder naming it), with AWS_REGION as
+// ECS sets it; the test fails, with the binary's message, if it refuses them.
+func renderedConfig(t *testing.T, d *cfn.Deployment, w *cfn.Workload) map[string]string {
 	t.Helper()
-	// The container's environment as the binary would see it: literal values as they are, a
-	// Ref to a queue as the URL SQS gives it (in the rendered region and account: the worker
-	// derives its topic's ARN from it), other values CloudFormation resolves at deploy time
-	// (an addon output) as a placeholder naming where they come from.
-	env := map[string]string{}
-	for k, v := range containerEnv(t, r, svc).vars {
-		switch v.(type) {
-		case string, int, float64, bool:
-			env[k] = fmt.Sprint(v)
-		default:
-			env[k] = "resolved-on-deploy:" + compactJSON(v)
-		}
-		if ref, ok := cfn.Ref(v); ok && r.Stacks[svc].Resources[ref].Type == "AWS::SQS::Queue" {
-			env[k] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s-%s-%s-%s", r.Info.Region, renderedAccount(t, r, svc), r.Info.App, r.Info.Env, svc, ref)
-		}
-	}
-	env["AWS_REGION"] = r.Info.Region // as ECS sets it
-	cfg, err := integration.CheckConfig(t, svc, env)
+	env, err := w.Env()
 	if err != nil {
-		t.Fatalf("%s: the variables of the rendered task definition (%q): %v", r.StackFile(svc), slices.Sorted(maps.Keys(env)), err)
+		t.Fatal(err)
+	}
+	env["AWS_REGION"] = d.Region
+	cfg, err := integration.CheckConfig(t, w.Name, env)
+	if err != nil {
+		t.Fatalf("%s: the variables of the task definition (%q): %v", w.File, slices.Sorted(maps.Keys(env)), err)
 	}
 	return cfg
 }
 
-// containerEnv returns the main container of the workload's task definition.
-func containerEnv(t *testing.T, r *cfn.Rendered, svc string) renderedEnv {
+// workerQueue returns the queue a worker reads: the resource COPILOT_QUEUE_URI refers to.
+func workerQueue(t *testing.T, w *cfn.Workload) string {
 	t.Helper()
-	c, vars, err := r.Container(svc)
+	vars, err := w.Vars()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return renderedEnv{container: c, vars: vars}
-}
-
-// workerQueue returns the queue a worker reads: the resource COPILOT_QUEUE_URI refers to.
-func workerQueue(t *testing.T, r *cfn.Rendered, svc string) string {
-	t.Helper()
-	env := containerEnv(t, r, svc)
-	q, ok := cfn.Ref(env.vars["COPILOT_QUEUE_URI"])
-	if !ok || r.Stacks[svc].Resources[q].Type != "AWS::SQS::Queue" {
-		t.Fatalf("%s: COPILOT_QUEUE_URI = %v; want a Ref to a queue of the stack", r.StackFile(svc), env.vars["COPILOT_QUEUE_URI"])
+	q, ok := cfn.Ref(vars["COPILOT_QUEUE_URI"])
+	if !ok || w.Stack().Template.Resources[q].Type != "AWS::SQS::Queue" {
+		t.Fatalf("%s: COPILOT_QUEUE_URI = %v; want a Ref to a queue of the stack", w.File, vars["COPILOT_QUEUE_URI"])
 	}
 	return q
 }
@@ -612,15 +594,4 @@ func wholeNumber(v any) (int, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("%v is not a whole number", v)
-}
-
-// renderedAccount is the account the application was rendered for: the one in the ARN of its
-// artifact key, a parameter of every workload stack.
-func renderedAccount(t *testing.T, r *cfn.Rendered, svc string) string {
-	t.Helper()
-	parts := strings.Split(r.Params[svc]["ArtifactKeyARN"], ":")
-	if len(parts) < 6 || len(parts[4]) != 12 {
-		t.Fatalf("%s: ArtifactKeyARN %q names no account", r.StackFile(svc), r.Params[svc]["ArtifactKeyARN"])
-	}
-	return parts[4]
 }

@@ -78,6 +78,12 @@ func Parse(b []byte) (*Template, error) {
 	if !ok {
 		return nil, fmt.Errorf("template is a %s; want a mapping", kind(v))
 	}
+	return fromRaw(root)
+}
+
+// fromRaw reads a decoded template.
+func fromRaw(root map[string]any) (*Template, error) {
+	var err error
 	t := &Template{Raw: root, Parameters: map[string]Parameter{}, Resources: map[string]Resource{}, Outputs: map[string]Output{}}
 	if t.Description, err = optString(root, "Description"); err != nil {
 		return nil, err

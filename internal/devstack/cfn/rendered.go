@@ -169,3 +169,25 @@ func (r *Rendered) Container(svc string) (container, vars map[string]any, err er
 	}
 	return container, vars, nil
 }
+
+// Services returns the rendered workloads' types by name.
+func (r *Rendered) Services() map[string]string {
+	out := map[string]string{}
+	for _, w := range r.Info.Workloads {
+		out[w.Name] = w.Type
+	}
+	return out
+}
+
+// Account is the account the application was rendered for: the one in the ARN of its artifact
+// key, a parameter of every workload stack.
+func (r *Rendered) Account() (string, error) {
+	for _, w := range r.Info.Workloads {
+		arn := r.Params[w.Name]["ArtifactKeyARN"]
+		if parts := strings.Split(arn, ":"); len(parts) >= 6 && len(parts[4]) == 12 {
+			return parts[4], nil
+		}
+		return "", fmt.Errorf("%s: ArtifactKeyARN %q names no account", r.StackFile(w.Name), arn)
+	}
+	return "", errors.New("no workload rendered")
+}

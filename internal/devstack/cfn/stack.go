@@ -27,6 +27,7 @@ type Stack struct {
 	Params          map[string]string
 	conditions      map[string]bool
 	NestedOutputs   map[string]map[string]any // logical id of a nested stack → its resolved outputs
+	Imports         map[string]any            // export name → value, for Fn::ImportValue (Deployment sets it)
 }
 
 // NewStack resolves the template's conditions with params (missing ones take
@@ -191,6 +192,11 @@ func (s *Stack) function(fn string, arg any) (any, error) {
 		return s.ref(fmt.Sprint(arg))
 	case "Fn::GetAtt":
 		parts, _ := arg.([]any)
+		if dotted, ok := arg.(string); ok { // the short form's "Resource.Attribute"
+			if res, attr, ok := strings.Cut(dotted, "."); ok {
+				parts = []any{res, attr}
+			}
+		}
 		if len(parts) != 2 {
 			return nil, fmt.Errorf("Fn::GetAtt wants [resource, attribute]: %v", arg)
 		}
@@ -248,6 +254,9 @@ func (s *Stack) function(fn string, arg any) (any, error) {
 		}
 		return list[i], nil
 	case "Fn::ImportValue":
+		if v, ok := s.Imports[fmt.Sprint(a)]; ok {
+			return v, nil
+		}
 		return Unresolved("import " + fmt.Sprint(a)), nil
 	case "Fn::GetAZs":
 		return []any{s.Region + "a", s.Region + "b"}, nil

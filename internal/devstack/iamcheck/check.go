@@ -10,7 +10,7 @@ import (
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 )
 
-// Service is one service's task role as Copilot's rendered stacks define it,
+// Service is one service's task role as a deployer's stacks define it,
 // instantiated for one environment.
 type Service struct {
 	Name      string
@@ -18,9 +18,49 @@ type Service struct {
 	QueueKeys map[string]string // queue ARN → its KMS key ARN
 }
 
+// Roles are one deployer's task roles: Load returns service svc's as deployed to environment
+// env in region and account, its resource names then those the emulator's topology uses
+// (Copilot's names, without CloudFormation's random suffix).
+type Roles struct {
+	App   string // the application: its resources are named <App>-<env>-...
+	Where string // the templates, for the report
+	Load  func(env, svc, region, account string) (*Service, error)
+}
+
+// RenderedRoles are the task roles of the stacks Copilot renders (make render): each
+// workload's role TaskRole, with its policies in the workload's stack and addons.
+func RenderedRoles(r *cfn.Rendered) Roles {
+	return Roles{App: r.Info.App, Where: r.Dir, Load: func(env, svc, region, account string) (*Service, error) {
+		return LoadService(r, env, svc, region, account)
+	}}
+}
+
+// AssemblyRoles are the task roles of the stacks the AWS CDK app synthesizes (make synth), the
+// services given as name → manifest type: each service's task definition's role.
+func AssemblyRoles(a *cfn.Assembly, services map[string]string) Roles {
+	return Roles{App: a.App, Where: a.Dir, Load: func(env, svc, region, account string) (*Service, error) {
+		d, err := a.Deployment(env, region, account, services)
+		if err != nil {
+			return nil, err
+		}
+		w := d.Workload(svc)
+		if w == nil {
+			return nil, fmt.Errorf("%s: no service %s", a.Dir, svc)
+		}
+		role, err := w.TaskRole()
+		if err != nil {
+			return nil, err
+		}
+		g, keys, err := StackGrants(role, w.Stacks...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", svc, err)
+		}
+		return &Service{Name: svc, Grants: g, QueueKeys: keys}, nil
+	}}
+}
+
 // LoadService instantiates workload svc of the render r as deployed to environment env, in
-// region and account (cfn.Rendered.Instantiate): resource names then match the ones the
-// emulator's topology uses, which are Copilot's names without CloudFormation's random suffix.
+// region and account (cfn.Rendered.Instantiate).
 func LoadService(r *cfn.Rendered, env, svc, region, account string) (*Service, error) {
 	stack, addons, err := r.Instantiate(svc, env, region, account)
 	if err != nil {
@@ -132,10 +172,10 @@ func (a Accepted) acceptsWide(w Wide) bool {
 }
 
 // Check is the IAM check of one test run: every AWS call the services made,
-// evaluated against their task roles in the stacks Copilot renders.
+// evaluated against their task roles in one deployer's stacks.
 type Check struct {
-	Rendered *cfn.Rendered // the stacks Copilot renders (make render)
-	Region   string
+	Roles  Roles // the deployer's task roles (RenderedRoles, AssemblyRoles)
+	Region string
 	// Services are the callers with a task role: each must have made calls
 	// that were evaluated.
 	Services []string
@@ -214,7 +254,7 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 		key := caller + "/" + env
 		svc := services[key]
 		if svc == nil {
-			if svc, err = LoadService(c.Rendered, env, caller, c.Region, account); err != nil {
+			if svc, err = c.Roles.Load(env, caller, c.Region, account); err != nil {
 				fail("%v", err)
 				return false
 			}
@@ -308,7 +348,7 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 	for _, name := range sortedKeys(tools) {
 		counts = append(counts, fmt.Sprintf("%s %d (a tool: not evaluated)", name, tools[name]))
 	}
-	fmt.Fprintf(w, "IAM check: %d calls recorded (%s), evaluated against the task roles in %s\n", len(calls), strings.Join(counts, ", "), c.Rendered.Dir)
+	fmt.Fprintf(w, "IAM check: %d calls recorded (%s), evaluated against the task roles in %s\n", len(calls), strings.Join(counts, ", "), c.Roles.Where)
 	if c.Partial {
 		fmt.Fprintln(w, "(a -run filter is set: grants that no call used are not listed)")
 	}
@@ -370,9 +410,9 @@ func (c Check) Run(w io.Writer, calls []awscalls.Call) bool {
 func (c Check) envOf(call awscalls.Call) (string, error) {
 	var env string
 	for _, r := range call.Resources {
-		e, ok := EnvOf(r, c.Rendered.Info.App)
+		e, ok := EnvOf(r, c.Roles.App)
 		if !ok {
-			return "", fmt.Errorf("resource %s is outside the %s-<env>- names of the rendered stacks", r, c.Rendered.Info.App)
+			return "", fmt.Errorf("resource %s is outside the %s-<env>- names of the deployed stacks", r, c.Roles.App)
 		}
 		if env != "" && e != env {
 			return "", fmt.Errorf("resources of two environments, %s and %s", env, e)

@@ -332,7 +332,7 @@ func TestCheck(t *testing.T) {
 		{
 			name:  "a resource outside the app's names",
 			calls: append(recording(), awscalls.Call{Caller: "fulfilment", Service: "sqs", API: "ReceiveMessage", Resources: []string{"http://h/" + account + "/scratch-queue"}}),
-			want:  []string{"IAM check: fulfilment sqs:ReceiveMessage http://h/111111111111/scratch-queue: resource http://h/111111111111/scratch-queue is outside the pubsub-<env>- names of the rendered stacks"},
+			want:  []string{"IAM check: fulfilment sqs:ReceiveMessage http://h/111111111111/scratch-queue: resource http://h/111111111111/scratch-queue is outside the pubsub-<env>- names of the deployed stacks"},
 		},
 		{
 			name: "an unused kms:Encrypt from another statement",
@@ -367,7 +367,7 @@ func TestCheck(t *testing.T) {
 				calls = recording()
 			}
 			check := Check{
-				Rendered: render(t, tc.add), Region: region,
+				Roles: RenderedRoles(render(t, tc.add)), Region: region,
 				Services: []string{"publisher", "fulfilment", "promotion"},
 				Tools:    []string{"dev"},
 				Accepted: accepted,

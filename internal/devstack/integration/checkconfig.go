@@ -91,17 +91,77 @@ var (
 // REQUIRE_INTEGRATION=1) when RENDERED_DIR is not set.
 func Rendered(t testing.TB) *cfn.Rendered {
 	t.Helper()
-	dir := os.Getenv("RENDERED_DIR")
-	if dir == "" {
-		skip.OrFail(t, "RENDERED_DIR is not set, so the templates Copilot renders are not checked: "+
-			"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(RepoRoot(t), dir)
-	}
+	dir := envDir(t, "RENDERED_DIR", "the templates Copilot renders are not checked: "+
+		"run `make render` and set RENDERED_DIR=infrastructure (make test does both)")
 	renderedOnce.Do(func() { renderedCache, renderedErr = cfn.LoadRendered(dir) })
 	if renderedErr != nil {
 		t.Fatalf("RENDERED_DIR=%s: %v", dir, renderedErr)
 	}
 	return renderedCache
+}
+
+var (
+	assemblyOnce  sync.Once
+	assemblyCache *cfn.Assembly
+	assemblyErr   error
+)
+
+// Assembly returns the cloud assembly the AWS CDK app synthesized into CDK_OUT_DIR (relative to
+// the repository root, or absolute; make test synthesizes it with make synth), for the
+// application Copilot rendered, read once per test process, or skips (fails under
+// REQUIRE_INTEGRATION=1) when CDK_OUT_DIR is not set.
+func Assembly(t testing.TB) *cfn.Assembly {
+	t.Helper()
+	dir := envDir(t, "CDK_OUT_DIR", "the stacks the CDK app synthesizes are not checked: "+
+		"run `make synth` and set CDK_OUT_DIR=deploy/cdk/cdk.out (make test does both)")
+	app := Rendered(t).Info.App
+	assemblyOnce.Do(func() { assemblyCache, assemblyErr = cfn.LoadAssembly(dir, app) })
+	if assemblyErr != nil {
+		t.Fatalf("CDK_OUT_DIR=%s: %v", dir, assemblyErr)
+	}
+	return assemblyCache
+}
+
+// StandInAccount is the account a deployment is instantiated in when its templates name none
+// (the CDK app's are environment-agnostic), and StandInRegion its region.
+const (
+	StandInAccount = "123456789012"
+	StandInRegion  = "eu-west-1"
+)
+
+// Deployments returns the stacks of both deployers, each as deployed to the environment it was
+// written for: Copilot's render (RENDERED_DIR) in its region and account, and the CDK app's
+// assembly (CDK_OUT_DIR) in the stand-in ones, with the services Copilot rendered. The checks
+// that hold for either way of deploying run over both.
+func Deployments(t testing.TB) []*cfn.Deployment {
+	t.Helper()
+	r := Rendered(t)
+	account, err := r.Account()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copilot, err := r.Deployment(r.Info.Env, r.Info.Region, account)
+	if err != nil {
+		t.Fatalf("RENDERED_DIR: %v", err)
+	}
+	a := Assembly(t)
+	cdk, err := a.Deployment(a.Env, StandInRegion, StandInAccount, r.Services())
+	if err != nil {
+		t.Fatalf("CDK_OUT_DIR: %v", err)
+	}
+	return []*cfn.Deployment{copilot, cdk}
+}
+
+// envDir returns the folder the variable name gives, relative to the repository root or
+// absolute, or skips (fails under REQUIRE_INTEGRATION=1) saying that, unset, what is not done.
+func envDir(t testing.TB, name, what string) string {
+	t.Helper()
+	dir := os.Getenv(name)
+	if dir == "" {
+		skip.OrFail(t, name+" is not set, so "+what)
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(RepoRoot(t), dir)
+	}
+	return dir
 }
