@@ -352,8 +352,9 @@ chaos: vet venv
 # answers it builds on the pinned base images; where none does (this machine), on local
 # stand-ins of the same names built from Debian's packages and the Go module proxy, passed as the
 # Dockerfiles' GO_IMAGE and RUNTIME_IMAGE build arguments (emulators/registry/). make
-# test-images runs them as ECS runs a task (test/images): the rendered task definitions'
-# variables against the emulator, read-only root, the image's user, StopTimeout on docker stop.
+# test-images runs them as ECS runs a task (test/images), as Copilot's rendered task definitions
+# and the CDK app's say: their variables against the emulator, read-only root, the image's user,
+# StopTimeout on docker stop.
 IMAGE_TAG ?= local
 IMG_OUT   := test-output/images
 
@@ -367,7 +368,7 @@ images:
 test-images: images venv
 	$(call prepare-suite,$(IMG_OUT))
 	IMAGE_TAG=$(IMAGE_TAG) REQUIRE_INTEGRATION=1 $(call suite-env,$(IMG_OUT)) \
-	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 15m -v -run '^TestImages' ./test/images/
+	bin/dev exec -python $(VENV)/bin/python -- $(GO) test -count=1 -timeout 25m -v -run '^TestImages' ./test/images/
 
 # --- Node 24 for Copilot's Lambdas
 # Copilot v1.34.1 renders its custom-resource Lambdas on nodejs20.x, which AWS stops creating on

@@ -1,12 +1,13 @@
 // Package images runs the three images `make images` builds as ECS runs a task, and places orders
-// through them (make test-images). Each container gets what its task definition in Copilot's
-// rendered stack (RENDERED_DIR) gives it: the variables Copilot injects and the manifest's, the
-// addon outputs, resolved to the resources provisioned on the emulator under the rendered
-// environment's names, the image's own user (nonroot, 65532), ReadonlyRootFilesystem, the task's
-// memory and CPU, the port mapping and the StopTimeout that `docker stop` is given. The containers
-// share a Docker network, on which the emulator is reachable at the network's gateway (a TCP
-// forwarder in this test to the emulator on the host's loopback); the test talks to the publisher
-// through its port published on 127.0.0.1.
+// through them (make test-images), once as each deployer's task definitions say: Copilot's
+// rendered stacks (RENDERED_DIR) and the CDK app's synthesized ones (CDK_OUT_DIR). Each container
+// gets what its task definition gives it: its variables (Copilot's injected ones, the CDK app's,
+// the manifest's, the tables' names), resolved as CloudFormation would to the resources
+// provisioned on the emulator under the environment's names, the image's own user (nonroot,
+// 65532), ReadonlyRootFilesystem, the task's memory and CPU, the port mapping and the StopTimeout
+// that `docker stop` is given. The containers share a Docker network, on which the emulator is
+// reachable at the network's gateway (a TCP forwarder in this test to the emulator on the host's
+// loopback); the test talks to the publisher through its port published on 127.0.0.1.
 //
 // What only AWS shows is not here: the task role's credentials (the containers get the
 // emulator's test keys), the awslogs driver, the load balancer's own health checks (the health
@@ -26,6 +27,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,7 +41,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/pubsub-app/pubsub/internal/copilot"
 	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 	"github.com/pubsub-app/pubsub/internal/devstack/skip"
@@ -52,9 +53,9 @@ const nonrootUID = "65532"
 
 var docker = cmp.Or(os.Getenv("DOCKER"), "docker")
 
-// TestImagesRunAsECSRunsThem places orders through the containerised publisher, sees the
-// containerised workers fulfil them, stops a worker under load with `docker stop` and the
-// rendered StopTimeout, and checks that nothing is lost.
+// TestImagesRunAsECSRunsThem, for each deployer's task definitions: places orders through the
+// containerised publisher, sees the containerised workers fulfil them, stops a worker under load
+// with `docker stop` and its StopTimeout, and checks that nothing is lost.
 func TestImagesRunAsECSRunsThem(t *testing.T) {
 	integration.Short(t)
 	tag := os.Getenv("IMAGE_TAG")
@@ -63,12 +64,13 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 	}
 	emu := integration.Start(t)
 	r := integration.Rendered(t)
+	a := integration.Assembly(t)
 	top := integration.LoadTopology(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
 	// The resources under the rendered application, environment and region, so that the names
-	// in the rendered task definitions are the emulator's.
+	// in the task definitions are the emulator's.
 	cfg := emu.Config.Copy()
 	cfg.Region = r.Info.Region
 	dep, err := topology.Provision(ctx, topology.NewClients(cfg), top, r.Info.Env)
@@ -77,17 +79,61 @@ func TestImagesRunAsECSRunsThem(t *testing.T) {
 	}
 	db, q := dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	regional := &integration.Emulator{Endpoint: emu.Endpoint, Config: cfg}
-	purge(ctx, t, db, q, regional, dep)
+	account := accountOf(t, dep)
 
+	// Each deployer's stacks, instantiated in the emulator's region and account.
+	copilotStacks, err := r.Deployment(r.Info.Env, r.Info.Region, account)
+	if err != nil {
+		t.Fatalf("RENDERED_DIR: %v", err)
+	}
+	cdkStacks, err := a.Deployment(r.Info.Env, r.Info.Region, account, r.Services())
+	if err != nil {
+		t.Fatalf("CDK_OUT_DIR: %v", err)
+	}
+	for i, d := range []*cfn.Deployment{copilotStacks, cdkStacks} {
+		t.Run(d.Deployer, func(t *testing.T) {
+			if i > 0 {
+				dep = reprovision(ctx, t, db, cfg, top, dep)
+			}
+			purge(ctx, t, db, q, regional, dep)
+			runTasks(ctx, t, d, dep, db, regional, tag)
+		})
+	}
+}
+
+// reprovision drops the tables of the run before and provisions the environment again: the
+// same names, the tables empty (the queues and topic are kept, and purge drains the queues).
+func reprovision(ctx context.Context, t *testing.T, db *dynamodb.Client, cfg aws.Config, top *topology.Topology, dep *topology.Deployment) *topology.Deployment {
+	t.Helper()
+	gone := dynamodb.NewTableNotExistsWaiter(db)
+	for _, s := range slices.Sorted(maps.Keys(dep.Services)) {
+		for _, table := range dep.Services[s].Tables {
+			if _, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
+				t.Fatalf("drop table %s: %v", table, err)
+			}
+			if err := gone.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute); err != nil {
+				t.Fatalf("drop table %s: %v", table, err)
+			}
+		}
+	}
+	again, err := topology.Provision(ctx, topology.NewClients(cfg), top, dep.Env)
+	if err != nil {
+		t.Fatalf("provision environment %s again: %v", dep.Env, err)
+	}
+	return again
+}
+
+// runTasks runs the three images as deployment d's task definitions say, against dep's resources.
+func runTasks(ctx context.Context, t *testing.T, d *cfn.Deployment, dep *topology.Deployment, db *dynamodb.Client, regional *integration.Emulator, tag string) {
 	nw := newNetwork(t)
-	endpoint := integration.NewTCPProxy(t, nw.gateway, emu.Endpoint, true).URL
+	endpoint := integration.NewTCPProxy(t, nw.gateway, regional.Endpoint, true).URL
 
 	tasks := map[string]*task{}
 	for _, svc := range []string{"publisher", "fulfilment", "promotion"} {
-		tasks[svc] = taskOf(t, r, top, dep, svc)
+		tasks[svc] = taskOf(t, d, dep, svc)
 		tasks[svc].env = append(tasks[svc].env,
 			// What ECS sets in every container, and the emulator in place of AWS.
-			"AWS_REGION="+r.Info.Region, "AWS_DEFAULT_REGION="+r.Info.Region,
+			"AWS_REGION="+d.Region, "AWS_DEFAULT_REGION="+d.Region,
 			"AWS_EXECUTION_ENV=AWS_ECS_FARGATE", "AWS_ENDPOINT_URL="+endpoint,
 			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
 	}
@@ -192,137 +238,69 @@ type task struct {
 	healthCheckPath string
 }
 
-// taskOf reads svc's container definition from its rendered stack and resolves its environment
-// against dep: CloudFormation's values (a queue's URL, an addon output, a parameter) as the
-// emulator's resources, literal values as they are.
-func taskOf(t *testing.T, r *cfn.Rendered, top *topology.Topology, dep *topology.Deployment, svc string) *task {
+// taskOf reads svc's container definition from deployment d, its environment resolved as
+// CloudFormation would (d is instantiated in the emulator's region and account, under the
+// environment's names), but that SQS answers a queue's URL in its own form on the emulator: a
+// queue's URL as CloudFormation makes it is the emulator's.
+func taskOf(t *testing.T, d *cfn.Deployment, dep *topology.Deployment, svc string) *task {
 	t.Helper()
-	stack, params := r.Stacks[svc], r.Params[svc]
-	main, vars, err := r.Container(svc)
+	w := d.Workload(svc)
+	if w == nil {
+		t.Fatalf("%s: no task definition of %s", d.Dir, svc)
+	}
+	vars, err := w.Env()
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := stack.Resources[stack.OfType("AWS::ECS::TaskDefinition")[0]].Properties
-	tk := &task{svc: svc, stopTimeout: 30}
-	resolve := func(name string, v any) string {
-		s, err := resolveValue(v, r, params, top, dep, svc)
-		if err != nil {
-			t.Fatalf("%s: %s: %v", r.StackFile(svc), name, err)
+	queues := map[string]string{}
+	for _, s := range dep.Services {
+		if s.QueueURL != "" {
+			queues[fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", d.Region, d.Account, path.Base(s.QueueURL))] = s.QueueURL
 		}
-		return s
 	}
+	tk := &task{svc: svc, stopTimeout: 30}
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if name == topology.SidecarOTLPVariable {
 			continue // the tracing sidecar's receiver: no collector runs here
 		}
-		tk.env = append(tk.env, name+"="+resolve(name, vars[name]))
+		v := cmp.Or(queues[vars[name]], vars[name])
+		if strings.Contains(v, "{unresolved:") && name != "COPILOT_LB_DNS" {
+			t.Fatalf("%s: %s = %s: only a real deployment resolves it", w.File, name, v)
+		}
+		tk.env = append(tk.env, name+"="+v)
 	}
-	tk.readOnly, _ = main["ReadonlyRootFilesystem"].(bool)
-	if n, ok := main["StopTimeout"].(int); ok {
+	tk.readOnly, _ = w.Container["ReadonlyRootFilesystem"].(bool)
+	if n, ok := w.Container["StopTimeout"].(int); ok {
 		tk.stopTimeout = n
 	}
-	tk.memoryMiB, _ = strconv.Atoi(resolve("Memory", props["Memory"]))
-	tk.cpu, _ = strconv.Atoi(resolve("Cpu", props["Cpu"]))
-	if pm, _ := main["PortMappings"].([]any); len(pm) > 0 {
+	props, err := w.Stack().Resolve(w.Stack().Template.Resources[w.TaskDefinition].Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := props.(map[string]any)
+	tk.memoryMiB, _ = strconv.Atoi(fmt.Sprint(m["Memory"]))
+	tk.cpu, _ = strconv.Atoi(fmt.Sprint(m["Cpu"]))
+	if pm, _ := w.Container["PortMappings"].([]any); len(pm) > 0 {
 		m, _ := pm[0].(map[string]any)
 		tk.port, _ = m["ContainerPort"].(int)
 	}
+	stack := w.Stack().Template
 	for _, id := range stack.OfType("AWS::ElasticLoadBalancingV2::TargetGroup") {
 		tk.healthCheckPath, _ = stack.Resources[id].Properties["HealthCheckPath"].(string)
 	}
 	return tk
 }
 
-// resolveValue is what CloudFormation makes of a container's variable: the parameters and
-// pseudo parameters, the worker's queue, the addons' outputs and, for a literal, the rendered
-// account's ARNs rewritten to the emulator's.
-func resolveValue(v any, r *cfn.Rendered, params map[string]string, top *topology.Topology, dep *topology.Deployment, svc string) (string, error) {
-	lookup := func(name string) (string, bool) {
-		switch name {
-		case "AWS::Region":
-			return r.Info.Region, true
-		case "EventsQueue":
-			u := dep.Services[svc].QueueURL
-			return u, u != ""
-		}
-		p, ok := params[name]
-		return p, ok
-	}
-	switch x := v.(type) {
-	case string:
-		for key, arn := range dep.Topics { // a topic ARN as rendered (its account) → the emulator's
-			publisher, topic, _ := strings.Cut(key, ":")
-			x = replaceARN(x, copilot.TopicName(dep.App, dep.Env, publisher, topic), arn)
-		}
-		return x, nil
-	case int:
-		return strconv.Itoa(x), nil
-	}
-	if name, ok := cfn.Ref(v); ok {
-		if s, ok := lookup(name); ok {
-			return s, nil
-		}
-		return "", fmt.Errorf("Ref %s: nothing here resolves it", name)
-	}
-	if res, attr, ok := cfn.GetAtt(v); ok {
-		if output, ok := strings.CutPrefix(attr, "Outputs."); ok && res == "AddonsStack" {
-			for _, s := range top.Services {
-				for _, tbl := range s.Tables {
-					if s.Name == svc && tbl.Output == output {
-						return dep.Services[svc].Tables[tbl.LogicalID], nil
-					}
-				}
-			}
-			return "", fmt.Errorf("GetAtt AddonsStack.%s: no addon output of %s by that name", attr, svc)
-		}
-		if res == "EnvControllerAction" && attr == "PublicLoadBalancerDNSName" {
-			return "pubsub-lb.invalid", nil // the load balancer's name: no load balancer here
-		}
-		return "", fmt.Errorf("GetAtt %s.%s: nothing here resolves it", res, attr)
-	}
-	if fn, arg, ok := cfn.Intrinsic(v); ok && fn == "Fn::Sub" {
-		s, _ := arg.(string)
-		var out strings.Builder
-		for {
-			i := strings.Index(s, "${")
-			if i < 0 {
-				out.WriteString(s)
-				return out.String(), nil
-			}
-			j := strings.Index(s[i:], "}")
-			if j < 0 {
-				return "", fmt.Errorf("Fn::Sub %q: an unclosed ${", arg)
-			}
-			val, ok := lookup(s[i+2 : i+j])
-			if !ok {
-				return "", fmt.Errorf("Fn::Sub %q: ${%s}: nothing here resolves it", arg, s[i+2:i+j])
-			}
-			out.WriteString(s[:i] + val)
-			s = s[i+j+1:]
+// accountOf is the emulator's account: the one in the ARN of a topic provisioned on it.
+func accountOf(t *testing.T, dep *topology.Deployment) string {
+	t.Helper()
+	for _, arn := range dep.Topics {
+		if parts := strings.Split(arn, ":"); len(parts) == 6 {
+			return parts[4]
 		}
 	}
-	return "", fmt.Errorf("%v: a value this test cannot resolve", v)
-}
-
-// replaceARN rewrites every SNS topic ARN in s whose name is name to arn.
-func replaceARN(s, name, arn string) string {
-	var out strings.Builder
-	for {
-		i := strings.Index(s, "arn:aws:sns:")
-		if i < 0 {
-			return out.String() + s
-		}
-		end := i + len("arn:aws:sns:")
-		for end < len(s) && (s[end] == ':' || s[end] == '-' || s[end] == '_' || s[end] >= '0' && s[end] <= '9' || s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z') {
-			end++
-		}
-		found := s[i:end]
-		if strings.HasSuffix(found, ":"+name) {
-			found = arn
-		}
-		out.WriteString(s[:i] + found)
-		s = s[end:]
-	}
+	t.Fatalf("no topic ARN provisioned to read the emulator's account from: %v", dep.Topics)
+	return ""
 }
 
 // network is a user-defined Docker network with the emulator reachable on its gateway.
