@@ -21,9 +21,9 @@ import (
 // group its ECS service registers with, and the load balancer in front of that target group.
 // A dimension naming anything else is an alarm that never fires.
 func TestDeployedAlarmsWatchTheService(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.Workloads {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+			t.Run(w.Name, func(t *testing.T) {
 				want, ok := wantAlarms[w.Type]
 				if !ok {
 					t.Fatalf("no alarms listed for a %s; add them to wantAlarms", w.Type)
@@ -59,7 +59,7 @@ func TestDeployedAlarmsWatchTheService(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // usedWhat says what each binding of wantAlarms is, in messages.

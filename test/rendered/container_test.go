@@ -3,6 +3,7 @@ package rendered
 import (
 	"testing"
 
+	"github.com/pubsub-app/pubsub/internal/devstack/cfn"
 	"github.com/pubsub-app/pubsub/internal/devstack/integration"
 )
 
@@ -12,9 +13,9 @@ import (
 // files), so a writable root would only serve an attacker. ECS's default is writable, so a
 // dropped override shows here, not on deploy.
 func TestRenderedReadonlyRootFilesystem(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.Workloads {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+			t.Run(w.Name, func(t *testing.T) {
 				got, ok := w.Container["ReadonlyRootFilesystem"]
 				if !ok {
 					t.Fatalf("%s: the %s container has no ReadonlyRootFilesystem (ECS then mounts its root file system writable); "+
@@ -26,5 +27,5 @@ func TestRenderedReadonlyRootFilesystem(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }

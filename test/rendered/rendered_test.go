@@ -116,9 +116,7 @@ func nonBlankLines(s string) []string {
 // the deployment, and the topic and the queue matched exactly: the topic's ARN as the
 // publisher's stack names it, the queue as the one COPILOT_QUEUE_URI names.
 func TestRenderedSubscriptions(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
-		t.Run(d.Deployer, func(t *testing.T) { checkSubscriptions(t, d) })
-	}
+	integration.EachDeployment(t, checkSubscriptions)
 }
 
 func checkSubscriptions(t *testing.T, d *cfn.Deployment) {
@@ -271,9 +269,9 @@ func compactJSON(v any) string {
 // worker believes (it extends the visibility of slow messages by that much). The worker's values
 // are what its -check-config prints given its container's variables.
 func TestRenderedQueues(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.OfType(topology.TypeWorker) {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+			t.Run(w.Name, func(t *testing.T) {
 				cfg := renderedConfig(t, d, w)
 				queue := workerQueue(t, w)
 				props := w.Stack().Template.Resources[queue].Properties
@@ -312,18 +310,18 @@ func TestRenderedQueues(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // TestRenderedVariables: in both deployers' stacks, each binary accepts its task definition's
 // variables, resolved as CloudFormation would: its -check-config, which names any variable it
 // requires and does not find, succeeds on them.
 func TestRenderedVariables(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.Workloads {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) { renderedConfig(t, d, w) })
+			t.Run(w.Name, func(t *testing.T) { renderedConfig(t, d, w) })
 		}
-	}
+	})
 }
 
 // TestRenderedAddonOutputs: Copilot turns each addon output (but the policies) into a variable
@@ -375,9 +373,9 @@ func TestRenderedStopTimeout(t *testing.T) {
 		topology.TypeWorker:          {"WORKER_DRAIN_TIMEOUT", func(d time.Duration) time.Duration { return d }, "the drain"},
 		topology.TypeLoadBalancedWeb: {"SHUTDOWN_TIMEOUT", web.StopBudget, "the drain, span flush and exit (web.StopBudget)"},
 	}
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.Workloads {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+			t.Run(w.Name, func(t *testing.T) {
 				b, ok := budgets[w.Type]
 				if !ok {
 					t.Fatalf("%s is a %s; this test knows the shutdown budget of %q only", w.Name, w.Type, slices.Sorted(maps.Keys(budgets)))
@@ -405,16 +403,16 @@ func TestRenderedStopTimeout(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // TestRenderedHealthCheck: in both deployers' stacks, the load balancer's target group polls a
 // path the publisher serves with a status its matcher accepts, so a healthy task is kept in
 // service.
 func TestRenderedHealthCheck(t *testing.T) {
-	for _, d := range integration.Deployments(t) {
+	integration.EachDeployment(t, func(t *testing.T, d *cfn.Deployment) {
 		for _, w := range d.OfType(topology.TypeLoadBalancedWeb) {
-			t.Run(d.Deployer+"/"+w.Name, func(t *testing.T) {
+			t.Run(w.Name, func(t *testing.T) {
 				stack := w.Stack().Template
 				groups := stack.OfType("AWS::ElasticLoadBalancingV2::TargetGroup")
 				if len(groups) != 1 {
@@ -440,7 +438,7 @@ func TestRenderedHealthCheck(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // healthy is a dependency that always answers.

@@ -129,27 +129,32 @@ const (
 	StandInRegion  = "eu-west-1"
 )
 
-// Deployments returns the stacks of both deployers, each as deployed to the environment it was
-// written for: Copilot's render (RENDERED_DIR) in its region and account, and the CDK app's
-// assembly (CDK_OUT_DIR) in the stand-in ones, with the services Copilot rendered. The checks
-// that hold for either way of deploying run over both.
-func Deployments(t testing.TB) []*cfn.Deployment {
-	t.Helper()
-	r := Rendered(t)
-	account, err := r.Account()
-	if err != nil {
-		t.Fatal(err)
-	}
-	copilot, err := r.Deployment(r.Info.Env, r.Info.Region, account)
-	if err != nil {
-		t.Fatalf("RENDERED_DIR: %v", err)
-	}
-	a := Assembly(t)
-	cdk, err := a.Deployment(a.Env, StandInRegion, StandInAccount, r.Services())
-	if err != nil {
-		t.Fatalf("CDK_OUT_DIR: %v", err)
-	}
-	return []*cfn.Deployment{copilot, cdk}
+// EachDeployment runs check as a subtest per deployer, named after it ("copilot", "cdk"), on its
+// stacks as deployed to the environment they were written for: Copilot's render (RENDERED_DIR)
+// in its region and account, the CDK app's assembly (CDK_OUT_DIR) in the stand-in ones, with the
+// services Copilot rendered. A deployer whose folder is not set is skipped (failed under
+// REQUIRE_INTEGRATION=1) alone. The checks that hold for either way of deploying run so.
+func EachDeployment(t *testing.T, check func(t *testing.T, d *cfn.Deployment)) {
+	t.Run("copilot", func(t *testing.T) {
+		r := Rendered(t)
+		account, err := r.Account()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := r.Deployment(r.Info.Env, r.Info.Region, account)
+		if err != nil {
+			t.Fatalf("RENDERED_DIR: %v", err)
+		}
+		check(t, d)
+	})
+	t.Run("cdk", func(t *testing.T) {
+		a := Assembly(t)
+		d, err := a.Deployment(a.Env, StandInRegion, StandInAccount, Rendered(t).Services())
+		if err != nil {
+			t.Fatalf("CDK_OUT_DIR: %v", err)
+		}
+		check(t, d)
+	})
 }
 
 // envDir returns the folder the variable name gives, relative to the repository root or
