@@ -98,14 +98,9 @@ func checkIAM(w io.Writer) bool {
 	if recorder != nil {
 		calls = recorder.Calls()
 	}
-	dir := os.Getenv("RENDERED_DIR")
+	dir, ok := stacksDir(w, "RENDERED_DIR", "make test renders the stacks with Copilot first", len(calls))
 	if dir == "" {
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			fmt.Fprintln(w, "IAM check: RENDERED_DIR is not set and REQUIRE_INTEGRATION=1 (make test renders the stacks with Copilot first)")
-			return false
-		}
-		fmt.Fprintf(w, "IAM check skipped: RENDERED_DIR is not set (make test renders the stacks with Copilot); %d calls recorded\n", len(calls))
-		return true
+		return ok
 	}
 	rendered, err := cfn.LoadRendered(dir)
 	if err != nil {
@@ -121,17 +116,12 @@ func checkIAM(w io.Writer) bool {
 		Partial:  flag.Lookup("test.run") != nil && flag.Lookup("test.run").Value.String() != "",
 	}
 	fmt.Fprintln(w, "--- Copilot's stacks")
-	ok := check.Run(w, calls)
+	ok = check.Run(w, calls)
 
 	fmt.Fprintln(w, "--- the CDK app's stacks")
-	dir = os.Getenv("CDK_OUT_DIR")
+	dir, cdkOK := stacksDir(w, "CDK_OUT_DIR", "make test synthesizes the CDK app's stacks first", len(calls))
 	if dir == "" {
-		if os.Getenv("REQUIRE_INTEGRATION") == "1" {
-			fmt.Fprintln(w, "IAM check: CDK_OUT_DIR is not set and REQUIRE_INTEGRATION=1 (make test synthesizes the CDK app's stacks first)")
-			return false
-		}
-		fmt.Fprintln(w, "IAM check of the CDK app's stacks skipped: CDK_OUT_DIR is not set (make test synthesizes them with make synth)")
-		return ok
+		return cdkOK && ok
 	}
 	assembly, err := cfn.LoadAssembly(dir, rendered.Info.App)
 	if err != nil {
@@ -140,4 +130,18 @@ func checkIAM(w io.Writer) bool {
 	}
 	check.Roles, check.Accepted = iamcheck.AssemblyRoles(assembly, rendered.Services()), tracingGrants
 	return check.Run(w, calls) && ok
+}
+
+// stacksDir returns the folder of a deployer's stacks that variable name gives. Unset, it
+// returns "" and says so to w: a failure under REQUIRE_INTEGRATION=1 (ok false), else a skip.
+func stacksDir(w io.Writer, name, how string, calls int) (dir string, ok bool) {
+	if dir = os.Getenv(name); dir != "" {
+		return dir, true
+	}
+	if os.Getenv("REQUIRE_INTEGRATION") == "1" {
+		fmt.Fprintf(w, "IAM check: %s is not set and REQUIRE_INTEGRATION=1 (%s)\n", name, how)
+		return "", false
+	}
+	fmt.Fprintf(w, "IAM check skipped: %s is not set (%s); %d calls recorded\n", name, how, calls)
+	return "", true
 }

@@ -264,7 +264,7 @@ func taskOf(t *testing.T, d *cfn.Deployment, dep *topology.Deployment, svc strin
 			continue // the tracing sidecar's receiver: no collector runs here
 		}
 		v := cmp.Or(queues[vars[name]], vars[name])
-		if strings.Contains(v, "{unresolved:") && name != "COPILOT_LB_DNS" {
+		if cfn.IsUnresolved(v) && name != "COPILOT_LB_DNS" {
 			t.Fatalf("%s: %s = %s: only a real deployment resolves it", w.File, name, v)
 		}
 		tk.env = append(tk.env, name+"="+v)

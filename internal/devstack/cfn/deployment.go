@@ -59,17 +59,21 @@ func (d *Deployment) OfType(typ string) []*Workload {
 
 // Vars returns the main container's variables by name, as written (a string, or an intrinsic
 // function).
-func (w *Workload) Vars() (map[string]any, error) {
+func (w *Workload) Vars() (map[string]any, error) { return containerVars(w.File, w.Container) }
+
+// containerVars reads a container definition's Environment, by name, as written; file names
+// its template in errors.
+func containerVars(file string, container map[string]any) (map[string]any, error) {
 	vars := map[string]any{}
-	list, _ := w.Container["Environment"].([]any)
+	list, _ := container["Environment"].([]any)
 	for _, kv := range list {
 		m, _ := kv.(map[string]any)
 		name, _ := m["Name"].(string)
 		if name == "" {
-			return nil, fmt.Errorf("%s: an Environment entry without a Name: %v", w.File, kv)
+			return nil, fmt.Errorf("%s: an Environment entry without a Name: %v", file, kv)
 		}
 		if _, dup := vars[name]; dup {
-			return nil, fmt.Errorf("%s: %s is set twice in the task definition", w.File, name)
+			return nil, fmt.Errorf("%s: %s is set twice in the task definition", file, name)
 		}
 		vars[name] = m["Value"]
 	}

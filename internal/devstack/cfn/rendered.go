@@ -154,20 +154,8 @@ func (r *Rendered) Container(svc string) (container, vars map[string]any, err er
 	if container == nil {
 		return nil, nil, fmt.Errorf("%s: task definition %s has no container named after the workload (Ref WorkloadName)", r.StackFile(svc), defs[0])
 	}
-	vars = map[string]any{}
-	list, _ := container["Environment"].([]any)
-	for _, kv := range list {
-		m, _ := kv.(map[string]any)
-		name, _ := m["Name"].(string)
-		if name == "" {
-			return nil, nil, fmt.Errorf("%s: an Environment entry without a Name: %v", r.StackFile(svc), kv)
-		}
-		if _, dup := vars[name]; dup {
-			return nil, nil, fmt.Errorf("%s: %s is set twice in the task definition", r.StackFile(svc), name)
-		}
-		vars[name] = m["Value"]
-	}
-	return container, vars, nil
+	vars, err = containerVars(r.StackFile(svc), container)
+	return container, vars, err
 }
 
 // Services returns the rendered workloads' types by name.
@@ -180,14 +168,12 @@ func (r *Rendered) Services() map[string]string {
 }
 
 // Account is the account the application was rendered for: the one in the ARN of its artifact
-// key, a parameter of every workload stack.
+// key, a parameter of every workload stack (LoadRendered requires a workload).
 func (r *Rendered) Account() (string, error) {
-	for _, w := range r.Info.Workloads {
-		arn := r.Params[w.Name]["ArtifactKeyARN"]
-		if parts := strings.Split(arn, ":"); len(parts) >= 6 && len(parts[4]) == 12 {
-			return parts[4], nil
-		}
-		return "", fmt.Errorf("%s: ArtifactKeyARN %q names no account", r.StackFile(w.Name), arn)
+	svc := r.Info.Workloads[0].Name
+	arn := r.Params[svc]["ArtifactKeyARN"]
+	if parts := strings.Split(arn, ":"); len(parts) >= 6 && len(parts[4]) == 12 {
+		return parts[4], nil
 	}
-	return "", errors.New("no workload rendered")
+	return "", fmt.Errorf("%s: ArtifactKeyARN %q names no account", r.StackFile(svc), arn)
 }

@@ -13,7 +13,12 @@ import (
 
 // Unresolved is the value given to what only a real deployment knows (an
 // export of another stack, an attribute nothing here models).
-func Unresolved(what string) string { return "{unresolved:" + what + "}" }
+func Unresolved(what string) string { return unresolvedPrefix + what + "}" }
+
+const unresolvedPrefix = "{unresolved:"
+
+// IsUnresolved reports whether s holds a value only a real deployment knows (Unresolved).
+func IsUnresolved(s string) bool { return strings.Contains(s, unresolvedPrefix) }
 
 // noValue stands for AWS::NoValue until the property holding it is dropped.
 type noValue struct{}

@@ -38,10 +38,16 @@ func RenderedRoles(r *cfn.Rendered) Roles {
 // AssemblyRoles are the task roles of the stacks the AWS CDK app synthesizes (make synth), the
 // services given as name → manifest type: each service's task definition's role.
 func AssemblyRoles(a *cfn.Assembly, services map[string]string) Roles {
+	deployed := map[string]*cfn.Deployment{} // by env/region/account: each instantiated once
 	return Roles{App: a.App, Where: a.Dir, Load: func(env, svc, region, account string) (*Service, error) {
-		d, err := a.Deployment(env, region, account, services)
-		if err != nil {
-			return nil, err
+		key := env + "/" + region + "/" + account
+		d := deployed[key]
+		if d == nil {
+			var err error
+			if d, err = a.Deployment(env, region, account, services); err != nil {
+				return nil, err
+			}
+			deployed[key] = d
 		}
 		w := d.Workload(svc)
 		if w == nil {
@@ -51,11 +57,7 @@ func AssemblyRoles(a *cfn.Assembly, services map[string]string) Roles {
 		if err != nil {
 			return nil, err
 		}
-		g, keys, err := StackGrants(role, w.Stacks...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", svc, err)
-		}
-		return &Service{Name: svc, Grants: g, QueueKeys: keys}, nil
+		return serviceOf(svc, role, w.Stacks)
 	}}
 }
 
@@ -70,7 +72,12 @@ func LoadService(r *cfn.Rendered, env, svc, region, account string) (*Service, e
 	if addons != nil {
 		stacks = append(stacks, addons)
 	}
-	g, keys, err := StackGrants("TaskRole", stacks...)
+	return serviceOf(svc, "TaskRole", stacks)
+}
+
+// serviceOf reads the grants of role, a role of stacks[0], from stacks.
+func serviceOf(svc, role string, stacks []*cfn.Stack) (*Service, error) {
+	g, keys, err := StackGrants(role, stacks...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", svc, err)
 	}

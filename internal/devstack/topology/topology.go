@@ -383,7 +383,7 @@ func parseTable(addon *cfn.Template, id string, output string) (Table, error) {
 	if props["TableName"] == nil {
 		return Table{}, errors.New("no TableName")
 	}
-	if name, err := t.tableName("app0probe", "env0probe", "svc0probe"); err != nil || strings.Contains(name, "{unresolved:") {
+	if name, err := t.tableName("app0probe", "env0probe", "svc0probe"); err != nil || cfn.IsUnresolved(name) {
 		return Table{}, fmt.Errorf("TableName %v does not resolve with the parameters Copilot passes (App, Env, Name): %q %v", props["TableName"], name, err)
 	}
 	for _, k := range p.KeySchema {
